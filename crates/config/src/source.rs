@@ -1,0 +1,287 @@
+//! Reading raw values from each layer (temporal.toml profile, `tk8s.toml`, environment, flags)
+//! and remembering exactly where each came from, so every error and every line of `config show`
+//! can name its source.
+
+use crate::error::Problem;
+use crate::spec::{self, SETTINGS, Setting};
+use crate::value::Raw;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::de::{DeTable, DeValue};
+
+/// Where a value came from, in increasing precedence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    Default,
+    /// A default supplied by the application (e.g. its task queue name).
+    App,
+    TemporalProfile { path: PathBuf, profile: String },
+    File { path: PathBuf, line: usize },
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => write!(f, "default"),
+            Origin::App => write!(f, "app default"),
+            Origin::TemporalProfile { path, profile } => {
+                write!(f, "{} (profile {profile})", path.display())
+            }
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Env(name) => write!(f, "env {name}"),
+            Origin::Flag(name) => write!(f, "flag --{name}"),
+        }
+    }
+}
+
+/// One raw value and its origin.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub raw: Raw,
+    pub origin: Origin,
+}
+
+/// Raw values by setting key; later layers overwrite earlier ones.
+pub type Layered = BTreeMap<&'static str, Entry>;
+
+/// Parse `tk8s.toml` text. Unknown sections and keys are errors.
+pub fn file_layer(path: &Path, text: &str, out: &mut Layered, problems: &mut Vec<Problem>) {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let at = |offset: usize| Origin::File { path: path.to_path_buf(), line: line_of(offset) };
+    let doc = match DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let line = e.span().map(|s| line_of(s.start)).unwrap_or(1);
+            problems.push(Problem::new(
+                Origin::File { path: path.to_path_buf(), line },
+                None,
+                format!("is not valid TOML: {}", e.message().trim()),
+                Some("fix the syntax; see the configuration reference in the README".into()),
+            ));
+            return;
+        }
+    };
+    for (section, body) in doc.get_ref() {
+        let DeValue::Table(table) = body.get_ref() else {
+            problems.push(Problem::new(
+                at(section.span().start),
+                None,
+                format!("`{}` must be a [section] table of settings", section.get_ref()),
+                Some(format!("known sections: {}", sections().join(", "))),
+            ));
+            continue;
+        };
+        for (name, value) in table {
+            let key = format!("{}.{}", section.get_ref(), name.get_ref());
+            let Some(setting) = spec::by_key(&key) else {
+                let hint = spec::closest(&key, SETTINGS.iter().map(|s| s.key))
+                    .map(|k| format!("did you mean `{k}`?"))
+                    .unwrap_or_else(|| "see the configuration reference in the README".into());
+                problems.push(Problem::new(
+                    at(name.span().start),
+                    None,
+                    format!("unknown setting `{key}`"),
+                    Some(hint),
+                ));
+                continue;
+            };
+            let raw = match value.get_ref() {
+                DeValue::String(s) => Raw::Text(s.to_string()),
+                DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(i) => Raw::Int(i),
+                    Err(_) => Raw::Other("an out-of-range integer"),
+                },
+                DeValue::Float(f) => f.as_str().parse().map(Raw::Float).unwrap_or(Raw::Other("a float")),
+                DeValue::Boolean(b) => Raw::Bool(*b),
+                DeValue::Datetime(_) => Raw::Other("a datetime"),
+                DeValue::Array(_) => Raw::Other("an array"),
+                DeValue::Table(_) => Raw::Other("a table"),
+            };
+            out.insert(setting.key, Entry { raw, origin: at(name.span().start) });
+        }
+    }
+}
+
+fn sections() -> Vec<&'static str> {
+    let mut s: Vec<_> = SETTINGS.iter().map(|s| s.key.split('.').next().unwrap_or("")).collect();
+    s.dedup();
+    s
+}
+
+/// Environment variables that configure nothing here but look like they meant to.
+const TEMPORAL_DATA_VARS: &[(&str, &str)] = &[
+    ("TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_CERT_PATH"),
+    ("TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH"),
+    ("TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
+];
+
+/// Environment variables read outside the settings table.
+pub const CONFIG_ENV: &str = "TK8S_CONFIG";
+
+/// Apply the environment. Unknown `TK8S_*` variables are errors (a typo would otherwise be
+/// silently ignored); `TEMPORAL_*` variables we do not use are left alone, since the `temporal`
+/// CLI and other tools share that prefix.
+pub fn env_layer(env: &BTreeMap<String, String>, out: &mut Layered, problems: &mut Vec<Problem>) {
+    for setting in SETTINGS {
+        if let Some(v) = env.get(setting.env) {
+            out.insert(setting.key, Entry { raw: Raw::Text(v.clone()), origin: Origin::Env(setting.env.into()) });
+        }
+    }
+    for name in env.keys() {
+        if name.starts_with("TK8S_") && name != CONFIG_ENV && !SETTINGS.iter().any(|s| s.env == name) {
+            let hint = spec::closest(name, SETTINGS.iter().map(|s| s.env).chain([CONFIG_ENV]))
+                .map(|k| format!("did you mean {k}?"))
+                .unwrap_or_else(|| "see the configuration reference in the README".into());
+            problems.push(Problem::new(Origin::Env(name.clone()), None, "is not a known setting".into(), Some(hint)));
+        }
+    }
+    for (data, path) in TEMPORAL_DATA_VARS {
+        if env.contains_key(*data) {
+            problems.push(Problem::new(
+                Origin::Env((*data).into()),
+                None,
+                "inline certificate data is not supported".into(),
+                Some(format!("mount the file and set {path}, so rotation works without a restart")),
+            ));
+        }
+    }
+}
+
+/// `TEMPORAL_GRPC_META_*` variables become gRPC headers, as in Temporal's envconfig.
+pub fn grpc_meta(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    env.iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("TEMPORAL_GRPC_META_")?;
+            Some((name.to_ascii_lowercase().replace('_', "-"), v.clone()))
+        })
+        .collect()
+}
+
+/// Parsed command line: the config file flag, settings flags, and what is left for the app.
+#[derive(Debug, Default)]
+pub struct Args {
+    pub config_file: Option<PathBuf>,
+    pub settings: Vec<(&'static Setting, String)>,
+}
+
+/// Parse `--flag value`, `--flag=value`, and bare `--flag` for booleans. Unknown flags are
+/// usage errors with a "did you mean" hint.
+pub fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut out = Args::default();
+    let mut it = args.iter().peekable();
+    while let Some(arg) = it.next() {
+        let Some(body) = arg.strip_prefix("--") else {
+            return Err(format!("unexpected argument {arg:?}; settings are given as --name value"));
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        if name == "config" {
+            let v = inline.or_else(|| it.next().cloned()).ok_or("--config needs a file path")?;
+            out.config_file = Some(PathBuf::from(v));
+            continue;
+        }
+        let Some(setting) = spec::by_flag(name) else {
+            let hint = spec::closest(name, SETTINGS.iter().map(|s| s.flag).chain(["config"]))
+                .map(|k| format!(" (did you mean --{k}?)"))
+                .unwrap_or_default();
+            return Err(format!("unknown flag --{name}{hint}; run with --help to list settings"));
+        };
+        let value = match inline {
+            Some(v) => v,
+            None if setting.kind == crate::spec::Kind::Bool
+                && it.peek().is_none_or(|n| n.starts_with("--")) => "true".into(),
+            None => it.next().cloned().ok_or_else(|| format!("--{name} needs a value"))?,
+        };
+        out.settings.push((setting, value));
+    }
+    Ok(out)
+}
+
+/// Read the temporal.toml profile, as the `temporal` CLI would, into the lowest file layer.
+pub fn temporal_profile_layer(
+    path: &Path,
+    profile: Option<&str>,
+    explicit: bool,
+    out: &mut Layered,
+    problems: &mut Vec<Problem>,
+) {
+    use temporalio_common::envconfig::{ClientConfig, ClientConfigFromTOMLOptions, DataSource};
+    let origin_file = Origin::File { path: path.to_path_buf(), line: 1 };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(_) if !explicit => return,
+        Err(e) => {
+            problems.push(Problem::new(origin_file, None, format!("cannot be read: {e}"), None));
+            return;
+        }
+    };
+    let config = match ClientConfig::from_toml(&bytes, ClientConfigFromTOMLOptions::builder().strict(true).build()) {
+        Ok(c) => c,
+        Err(e) => {
+            problems.push(Problem::new(
+                origin_file,
+                None,
+                format!("is not a valid temporal.toml: {e}"),
+                Some("see Temporal's environment configuration docs for the file format".into()),
+            ));
+            return;
+        }
+    };
+    let name = profile.unwrap_or("default");
+    let Some(p) = config.profiles.get(name) else {
+        if profile.is_some() {
+            let known: Vec<_> = config.profiles.keys().map(String::as_str).collect();
+            problems.push(Problem::new(
+                origin_file,
+                Some("temporal.profile"),
+                format!("has no profile {name:?}"),
+                Some(format!("profiles in the file: {}", known.join(", "))),
+            ));
+        }
+        return;
+    };
+    let origin = Origin::TemporalProfile { path: path.to_path_buf(), profile: name.into() };
+    let mut put = |key: &'static str, raw: Raw| {
+        out.insert(key, Entry { raw, origin: origin.clone() });
+    };
+    if let Some(a) = &p.address {
+        put("temporal.address", Raw::Text(a.clone()));
+    }
+    if let Some(n) = &p.namespace {
+        put("temporal.namespace", Raw::Text(n.clone()));
+    }
+    if let Some(k) = &p.api_key {
+        put("temporal.api_key", Raw::Text(k.clone()));
+    }
+    if let Some(tls) = &p.tls {
+        if let Some(disabled) = tls.disabled {
+            put("temporal.tls", Raw::Bool(!disabled));
+        } else {
+            put("temporal.tls", Raw::Bool(true));
+        }
+        if let Some(n) = &tls.server_name {
+            put("temporal.tls_server_name", Raw::Text(n.clone()));
+        }
+        for (source, key) in [
+            (&tls.client_cert, "temporal.tls_client_cert_path"),
+            (&tls.client_key, "temporal.tls_client_key_path"),
+            (&tls.server_ca_cert, "temporal.tls_server_ca_cert_path"),
+        ] {
+            match source {
+                Some(DataSource::Path(p)) => put(key, Raw::Text(p.clone())),
+                Some(_) => problems.push(Problem::new(
+                    origin.clone(),
+                    Some(key),
+                    "inline certificate data is not supported".into(),
+                    Some("use the *_path form pointing at a mounted file, so rotation works".into()),
+                )),
+                None => {}
+            }
+        }
+    }
+}

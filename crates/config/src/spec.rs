@@ -1,0 +1,217 @@
+//! The one table of settings. File keys, environment variables, flags, defaults, validation
+//! rules, `config show` and the README's configuration reference all come from [`SETTINGS`], so
+//! they cannot disagree with each other.
+
+/// What kind of value a setting holds, and the bounds it must respect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Free text; `non_empty` rejects "" and whitespace-only values.
+    Text { non_empty: bool },
+    /// A whole number in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// A decimal number in `min..=max` (exclusive of `min` when `min_exclusive`).
+    Float { min: f64, max: f64, min_exclusive: bool },
+    /// `true`/`false` (env and flags also accept 1/0, yes/no, on/off).
+    Bool,
+    /// A duration such as `500ms`, `20s`, `5m`, `1h`, in `min_ms..=max_ms`.
+    Duration { min_ms: u64, max_ms: u64 },
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+    /// A path to a file that must exist and be readable.
+    File,
+    /// A path to a directory that must exist.
+    Dir,
+    /// An IP address to bind to.
+    Ip,
+    /// A TCP port; 0 asks the OS for a free port (useful in tests).
+    Port,
+}
+
+/// One configurable value.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// Dotted key, also its place in `tk8s.toml` (`section.name`).
+    pub key: &'static str,
+    /// Environment variable that sets it.
+    pub env: &'static str,
+    /// Long command-line flag that sets it (without the leading `--`).
+    pub flag: &'static str,
+    pub kind: Kind,
+    /// Built-in default, as text; `None` means "unset unless configured".
+    pub default: Option<&'static str>,
+    /// Secrets are never printed; `config show` shows `<redacted>`.
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+const fn s(
+    key: &'static str,
+    env: &'static str,
+    flag: &'static str,
+    kind: Kind,
+    default: Option<&'static str>,
+    doc: &'static str,
+) -> Setting {
+    Setting { key, env, flag, kind, default, secret: false, doc }
+}
+
+const fn secret(key: &'static str, env: &'static str, flag: &'static str, kind: Kind, doc: &'static str) -> Setting {
+    Setting { key, env, flag, kind, default: None, secret: true, doc }
+}
+
+const TEXT: Kind = Kind::Text { non_empty: true };
+const SEC: u64 = 1000;
+
+/// Every setting temporal-k8s understands. Connection settings reuse Temporal's own envconfig
+/// variable names so a user configures a worker exactly as they configure the `temporal` CLI.
+pub const SETTINGS: &[Setting] = &[
+    // --- connection (Temporal envconfig names) ---
+    s("temporal.address", "TEMPORAL_ADDRESS", "address", TEXT, Some("127.0.0.1:7233"),
+      "Temporal frontend `host:port`."),
+    s("temporal.namespace", "TEMPORAL_NAMESPACE", "namespace", TEXT, Some("default"),
+      "Temporal namespace."),
+    s("temporal.profile", "TEMPORAL_PROFILE", "profile", TEXT, None,
+      "Profile to read from the temporal.toml file (as the `temporal` CLI does)."),
+    s("temporal.config_file", "TEMPORAL_CONFIG_FILE", "temporal-config-file", Kind::File, None,
+      "Path of a temporal.toml client config file; its profile sits between defaults and tk8s.toml."),
+    secret("temporal.api_key", "TEMPORAL_API_KEY", "api-key", TEXT,
+      "API key (implies TLS). Prefer `temporal.api_key_file` in Kubernetes."),
+    s("temporal.api_key_file", "TK8S_API_KEY_FILE", "api-key-file", Kind::File, None,
+      "File holding the API key (a mounted Secret); re-read on change. Implies TLS."),
+    s("temporal.tls", "TEMPORAL_TLS", "tls", Kind::Bool, None,
+      "Use TLS. Defaults to on when an API key, client certificate or CA is configured."),
+    s("temporal.tls_cert_dir", "TK8S_TLS_CERT_DIR", "tls-cert-dir", Kind::Dir, None,
+      "Directory laid out as a `kubernetes.io/tls` Secret mount: `tls.crt`, `tls.key`, optional `ca.crt`. Reloaded on change."),
+    s("temporal.tls_client_cert_path", "TEMPORAL_TLS_CLIENT_CERT_PATH", "tls-client-cert", Kind::File, None,
+      "Client certificate (PEM) for mTLS. Reloaded on change."),
+    s("temporal.tls_client_key_path", "TEMPORAL_TLS_CLIENT_KEY_PATH", "tls-client-key", Kind::File, None,
+      "Client private key (PEM) for mTLS. Reloaded on change."),
+    s("temporal.tls_server_ca_cert_path", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "tls-ca", Kind::File, None,
+      "CA certificate (PEM) that signs the server certificate, when it is not publicly trusted."),
+    s("temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", "tls-server-name", TEXT, None,
+      "Server name to verify in the server certificate (SNI), when it differs from the address host."),
+    s("temporal.connect_timeout", "TK8S_CONNECT_TIMEOUT", "connect-timeout",
+      Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("10s"),
+      "Time allowed for each connection attempt at start-up."),
+    // --- worker ---
+    s("worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
+      "Task queue the worker polls and the orchestrator starts workflows on (the app supplies a default)."),
+    s("worker.max_concurrent_workflow_tasks", "TK8S_MAX_CONCURRENT_WORKFLOW_TASKS", "max-concurrent-workflow-tasks",
+      Kind::Int { min: 2, max: 10_000 }, Some("100"), "Workflow task slots."),
+    s("worker.max_concurrent_activities", "TK8S_MAX_CONCURRENT_ACTIVITIES", "max-concurrent-activities",
+      Kind::Int { min: 1, max: 10_000 }, Some("100"), "Activity slots."),
+    s("worker.max_concurrent_local_activities", "TK8S_MAX_CONCURRENT_LOCAL_ACTIVITIES", "max-concurrent-local-activities",
+      Kind::Int { min: 1, max: 10_000 }, Some("100"), "Local activity slots."),
+    s("worker.workflow_pollers", "TK8S_WORKFLOW_POLLERS", "workflow-pollers",
+      Kind::Int { min: 2, max: 100 }, Some("5"), "Maximum concurrent workflow task polls (at least 2: sticky + normal queue)."),
+    s("worker.activity_pollers", "TK8S_ACTIVITY_POLLERS", "activity-pollers",
+      Kind::Int { min: 1, max: 100 }, Some("5"), "Maximum concurrent activity task polls."),
+    s("worker.max_cached_workflows", "TK8S_MAX_CACHED_WORKFLOWS", "max-cached-workflows",
+      Kind::Int { min: 0, max: 100_000 }, Some("1000"), "Sticky workflow cache size (0 disables sticky execution)."),
+    s("worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",
+      Kind::Float { min: 0.0, max: 1_000_000.0, min_exclusive: true }, None, "Per-worker activity rate limit."),
+    // --- shutdown ---
+    s("shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
+      Kind::Duration { min_ms: 0, max_ms: 3600 * SEC }, Some("20s"),
+      "After SIGTERM, how long in-flight activities get to finish before they are cancelled."),
+    s("shutdown.hard_deadline", "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown-hard-deadline",
+      Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("5s"),
+      "Extra time after the grace period before the process exits regardless (the SDK can hang)."),
+    // --- admin server ---
+    s("admin.bind", "TK8S_ADMIN_BIND", "admin-bind", Kind::Ip, Some("0.0.0.0"),
+      "Address the admin server (/livez /readyz /startupz /metrics) binds to."),
+    s("admin.port", "TK8S_ADMIN_PORT", "admin-port", Kind::Port, Some("9090"),
+      "Port of the admin server."),
+    s("readiness.check_interval", "TK8S_READINESS_CHECK_INTERVAL", "readiness-check-interval",
+      Kind::Duration { min_ms: 200, max_ms: 60 * SEC }, Some("2s"),
+      "How often the host checks that Temporal answers; /readyz turns 503 after one failed check."),
+    // --- logging ---
+    s("log.format", "TK8S_LOG_FORMAT", "log-format", Kind::Choice(&["auto", "json", "text"]), Some("auto"),
+      "`json` lines, human `text`, or `auto` (json unless stdout is a terminal)."),
+    s("log.level", "TK8S_LOG_LEVEL", "log-level", Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
+      Some("info"), "Log level for the host, the app and the SDK core."),
+    // --- orchestrator ---
+    s("orchestrator.mode", "TK8S_ORCHESTRATOR_MODE", "mode",
+      Kind::Choice(&["once", "interval", "rate", "schedule"]), Some("once"),
+      "`once`: start `count` workflows and exit; `interval`: one every `interval`; `rate`: `rate` per second; `schedule`: create or update a Temporal Schedule."),
+    s("orchestrator.count", "TK8S_ORCHESTRATOR_COUNT", "count", Kind::Int { min: 1, max: 1_000_000 }, Some("1"),
+      "Workflows to start in `once` mode."),
+    s("orchestrator.interval", "TK8S_ORCHESTRATOR_INTERVAL", "interval",
+      Kind::Duration { min_ms: 100, max_ms: 24 * 3600 * SEC }, Some("10s"), "Period in `interval` mode."),
+    s("orchestrator.rate", "TK8S_ORCHESTRATOR_RATE", "rate",
+      Kind::Float { min: 0.0, max: 1000.0, min_exclusive: true }, Some("1"), "Workflows per second in `rate` mode."),
+    s("orchestrator.run_for", "TK8S_ORCHESTRATOR_RUN_FOR", "run-for",
+      Kind::Duration { min_ms: 100, max_ms: 30 * 24 * 3600 * SEC }, None,
+      "Stop `interval` or `rate` mode after this long (default: run until signalled)."),
+    s("orchestrator.schedule_id", "TK8S_SCHEDULE_ID", "schedule-id", TEXT, None,
+      "Schedule id in `schedule` mode (default: `<id_prefix>-schedule`)."),
+    s("orchestrator.schedule_every", "TK8S_SCHEDULE_EVERY", "schedule-every",
+      Kind::Duration { min_ms: 1000, max_ms: 365 * 24 * 3600 * SEC }, Some("1m"), "Schedule interval in `schedule` mode."),
+    s("orchestrator.id_prefix", "TK8S_WORKFLOW_ID_PREFIX", "id-prefix", TEXT, None,
+      "Prefix of deterministic workflow ids (default: the app name)."),
+    s("orchestrator.input", "TK8S_WORKFLOW_INPUT", "input", Kind::Text { non_empty: false }, None,
+      "Input passed to each started workflow (the app supplies a default)."),
+    s("orchestrator.wait", "TK8S_ORCHESTRATOR_WAIT", "wait", Kind::Bool, Some("true"),
+      "In `once` mode, wait for every started workflow to finish and fail if any failed."),
+    s("orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
+      Kind::Duration { min_ms: 1000, max_ms: 3600 * SEC }, Some("15s"),
+      "How often the orchestrator reads the task queue backlog and poller count for /metrics."),
+];
+
+/// The setting with this dotted key.
+pub fn by_key(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+/// The setting set by this flag name (without `--`).
+pub fn by_flag(flag: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.flag == flag)
+}
+
+/// The closest known name to `wrong` among `candidates`, for "did you mean" hints.
+pub fn closest<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(wrong, c), c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn keys_envs_and_flags_are_unique_and_envs_are_prefixed() {
+        let mut seen = HashSet::new();
+        for s in SETTINGS {
+            assert!(seen.insert(s.key), "duplicate key {}", s.key);
+            assert!(seen.insert(s.env), "duplicate env {}", s.env);
+            assert!(seen.insert(s.flag), "duplicate flag {}", s.flag);
+            assert!(s.env.starts_with("TK8S_") || s.env.starts_with("TEMPORAL_"), "{}", s.env);
+            assert_eq!(s.key.split('.').count(), 2, "{} must be section.name", s.key);
+        }
+    }
+
+    #[test]
+    fn closest_suggests_near_misses_only() {
+        let keys = SETTINGS.iter().map(|s| s.key);
+        assert_eq!(closest("worker.task_queu", keys), Some("worker.task_queue"));
+        assert_eq!(closest("completely.different", SETTINGS.iter().map(|s| s.key)), None);
+    }
+}

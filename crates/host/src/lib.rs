@@ -1,0 +1,331 @@
+//! Host Temporal workers and orchestrators in production on Kubernetes.
+//!
+//! An application registers its workflows and activities (written with the official Temporal
+//! Rust SDK) on an [`App`] and calls [`App::main`]. The host gives it layered configuration,
+//! plaintext/TLS/mTLS/API-key connections with certificate reload, an admin server (`/livez`,
+//! `/readyz`, `/startupz`, `/metrics`), JSON logs that include the SDK core's own, and a graceful
+//! shutdown with a hard deadline. One binary serves both roles:
+//!
+//! ```text
+//! greeting worker         # poll the task queue, run workflows and activities
+//! greeting orchestrator   # start workflows (once / interval / rate / schedule)
+//! greeting check          # exit 0 once Temporal answers (for init containers)
+//! greeting config show    # print every resolved setting and where it came from
+//! ```
+
+mod admin;
+mod connect;
+mod health;
+mod meter;
+mod orchestrator;
+mod shutdown;
+mod telemetry;
+mod worker;
+
+pub use connect::load_certified_key;
+pub use orchestrator::{StartedWorkflow, Starter, typed};
+pub use tk8s_config::{AppDefaults, Config, ConfigError};
+
+use health::Health;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_client::Client;
+use temporalio_common::data_converters::DataConverter;
+use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
+use tracing::{error, info, warn};
+
+/// What can stop a host from running. Each maps to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Configuration that validation could only catch by reading files (e.g. a certificate and
+    /// key that do not match). Exit 78.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Could not reach Temporal within the start-up budget. Exit 1.
+    #[error("cannot connect to Temporal: {0}")]
+    Connect(String),
+    /// Anything else that prevents start-up. Exit 1.
+    #[error("{0}")]
+    Startup(String),
+    /// The role ran and failed (e.g. a started workflow failed in `once` mode). Exit 1.
+    #[error("{0}")]
+    Run(String),
+}
+
+impl HostError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HostError::Config(_) => 78,
+            _ => 1,
+        }
+    }
+}
+
+type Register = Box<dyn Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>>;
+
+/// A Temporal application hosted by temporal-k8s.
+pub struct App {
+    defaults: AppDefaults,
+    register: Option<Register>,
+    starter: Option<Arc<dyn Starter>>,
+    data_converter: Arc<dyn Fn(&Config) -> Result<DataConverter, HostError>>,
+}
+
+impl App {
+    /// An app named `name`; its task queue defaults to the same name.
+    pub fn new(name: &str) -> Self {
+        Self {
+            defaults: AppDefaults { name: name.into(), task_queue: name.into(), workflow_input: String::new() },
+            register: None,
+            starter: None,
+            data_converter: Arc::new(|_| Ok(DataConverter::default())),
+        }
+    }
+
+    /// Default task queue (overridable by `TK8S_TASK_QUEUE` and friends).
+    pub fn task_queue(mut self, task_queue: &str) -> Self {
+        self.defaults.task_queue = task_queue.into();
+        self
+    }
+
+    /// Default workflow input for the orchestrator (overridable by `TK8S_WORKFLOW_INPUT`).
+    pub fn workflow_input(mut self, input: &str) -> Self {
+        self.defaults.workflow_input = input.into();
+        self
+    }
+
+    /// Register workflows and activities for the `worker` role.
+    pub fn worker(
+        mut self,
+        register: impl Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError> + 'static,
+    ) -> Self {
+        self.register = Some(Box::new(register));
+        self
+    }
+
+    /// What the `orchestrator` role starts. See [`typed`] for the usual way.
+    pub fn orchestrator(mut self, starter: impl Starter + 'static) -> Self {
+        self.starter = Some(Arc::new(starter));
+        self
+    }
+
+    /// Choose the data converter (e.g. payload encryption) from the configuration.
+    pub fn data_converter(mut self, f: impl Fn(&Config) -> Result<DataConverter, HostError> + 'static) -> Self {
+        self.data_converter = Arc::new(f);
+        self
+    }
+
+    /// Run with the process's arguments and environment; the exit code says how it ended:
+    /// 0 ok, 1 failure, 64 usage error, 70 shutdown deadline hit, 78 configuration error.
+    pub fn main(self) -> ExitCode {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        ExitCode::from(self.run(&args, &env, &cwd))
+    }
+
+    /// [`App::main`] with explicit inputs.
+    pub fn run(self, args: &[String], env: &BTreeMap<String, String>, cwd: &std::path::Path) -> u8 {
+        let (command, rest) = match args.split_first() {
+            Some((c, rest)) => (c.as_str(), rest),
+            None => ("help", args),
+        };
+        let load = |settings: &[String]| {
+            Config::load(&tk8s_config::Inputs { env, args: settings, app: &self.defaults, cwd })
+        };
+        match command {
+            "worker" | "orchestrator" | "check" => match load(rest) {
+                Ok(config) => self.run_role(command, config),
+                Err(e) => report_config_error(&e),
+            },
+            "config" => match rest.split_first() {
+                Some((sub, settings)) if sub == "show" => match load(settings) {
+                    Ok(config) => {
+                        print!("{}", config.show());
+                        0
+                    }
+                    Err(e) => report_config_error(&e),
+                },
+                _ => usage("config needs a subcommand: show"),
+            },
+            "help" | "--help" | "-h" => {
+                print!("{}", help(&self.defaults.name));
+                0
+            }
+            "--version" | "version" => {
+                println!("{} {}", self.defaults.name, env!("CARGO_PKG_VERSION"));
+                0
+            }
+            other => usage(&format!("unknown command {other:?}")),
+        }
+    }
+
+    fn run_role(self, role: &str, config: Config) -> ! {
+        let subscriber = telemetry::init_logging(&config);
+        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                error!(error = %e, "cannot start the async runtime");
+                std::process::exit(1);
+            }
+        };
+        let result = runtime.block_on(self.run_role_async(role, config, subscriber));
+        let code = match result {
+            Ok(()) => 0,
+            Err(e) => {
+                error!(error = %e, "exiting");
+                e.exit_code()
+            }
+        };
+        // The role has finished and said so; SDK background tasks (heartbeats, a poll stuck on a
+        // dead connection) must not hold the exit hostage, so the runtime is not torn down.
+        info!(code, "process exiting");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(i32::from(code));
+    }
+
+    async fn run_role_async(
+        self,
+        role: &str,
+        config: Config,
+        subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+    ) -> Result<(), HostError> {
+        info!(app = %config.app_name, role, version = env!("CARGO_PKG_VERSION"),
+              address = %config.temporal.address, namespace = %config.temporal.namespace,
+              task_queue = %config.worker.task_queue, tls = config.temporal.tls.is_some(),
+              api_key = config.temporal.api_key.is_some(), "starting");
+        let data_converter = (self.data_converter)(&config)?;
+        if role == "check" {
+            let prepared = connect::prepare(&config, None, identity(&config, role))?;
+            let (client, _) =
+                prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout).await?;
+            check_namespace(&client, &config.temporal.namespace, config.temporal.connect_timeout).await?;
+            info!("Temporal is reachable and the namespace exists");
+            return Ok(());
+        }
+        let health = Arc::new(Health::new(role == "worker", config.readiness_check_interval));
+        health.tick();
+        let telemetry = telemetry::init(&config, role, subscriber, health.clone())?;
+        let prepared = connect::prepare(&config, telemetry.client_meter.clone(), identity(&config, role))?;
+        let admin = admin::spawn(config.admin, health.clone(), telemetry.exporter)?;
+        info!(admin = %admin, "admin server listening: /livez /readyz /startupz /metrics");
+
+        let (shutdown_tx, shutdown_rx) = std::sync::mpsc::channel::<()>();
+        let signal = shutdown::install(health.clone(), config.shutdown.grace, config.shutdown.hard_deadline, move || {
+            let _ = shutdown_tx.send(());
+        })
+        .map_err(|e| HostError::Startup(format!("cannot install signal handlers: {e}")))?;
+
+        let mut early_signal = signal.clone();
+        let connected = tokio::select! {
+            c = prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout) => c,
+            _ = early_signal.requested() => {
+                info!("shutdown ended: signalled before connecting");
+                return Ok(());
+            }
+        };
+        let (client, mut reloader) = connected?;
+        check_namespace(&client, &config.temporal.namespace, config.temporal.connect_timeout).await?;
+        health.record_check(Ok(()));
+        health.mark_started();
+        info!("connected to Temporal");
+
+        // The host loop: liveness tick, connectivity checks, file reloads, readiness gauge.
+        let watcher = {
+            let (client, health, metrics) = (client.clone(), health.clone(), telemetry.metrics.clone());
+            let interval = config.readiness_check_interval;
+            let namespace = config.temporal.namespace.clone();
+            tokio::spawn(async move {
+                let mut last_ready = None;
+                let no_labels = metrics.labels(&[]);
+                loop {
+                    health.tick();
+                    reloader.poll(client.connection());
+                    let result = check_namespace(&client, &namespace, interval).await.map_err(|e| e.to_string());
+                    health.record_check(result);
+                    let r = health.readiness();
+                    metrics.ready.record(u64::from(r.ready), &no_labels);
+                    if last_ready != Some(r.ready) {
+                        if r.ready {
+                            info!("ready");
+                        } else {
+                            warn!(reasons = ?r.reasons, "not ready");
+                        }
+                        last_ready = Some(r.ready);
+                    }
+                    tokio::time::sleep(interval.min(Duration::from_secs(1))).await;
+                }
+            })
+        };
+
+        let result = match role {
+            "worker" => match &self.register {
+                Some(register) => worker::run(&config, client, telemetry.options, register, shutdown_rx, signal).await,
+                None => Err(HostError::Startup("this app registers no workflows or activities: it has no worker role".into())),
+            },
+            _ => match &self.starter {
+                Some(starter) => {
+                    orchestrator::run(&config, client, starter.clone(), telemetry.metrics.clone(), signal).await
+                }
+                None => Err(HostError::Startup("this app has no orchestrator role".into())),
+            },
+        };
+        watcher.abort();
+        result
+    }
+}
+
+fn identity(config: &Config, role: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!("{}@{host}/{}/{role}", std::process::id(), config.app_name)
+}
+
+/// One cheap RPC that proves the server answers and the namespace exists.
+async fn check_namespace(client: &Client, namespace: &str, timeout: Duration) -> Result<(), HostError> {
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
+    let mut svc = client.clone();
+    let mut request = temporalio_client::tonic::Request::new(DescribeNamespaceRequest {
+        namespace: namespace.to_string(),
+        ..Default::default()
+    });
+    request.set_timeout(timeout);
+    match tokio::time::timeout(timeout, svc.describe_namespace(request)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => Err(HostError::Config(format!(
+            "namespace {namespace:?} does not exist on the server; hint: set TEMPORAL_NAMESPACE or create it with `temporal operator namespace create`"
+        ))),
+        Ok(Err(status)) => Err(HostError::Connect(format!("{:?}: {}", status.code(), status.message()))),
+        Err(_) => Err(HostError::Connect(format!("no answer within {}", tk8s_config::format_duration(timeout)))),
+    }
+}
+
+fn report_config_error(e: &ConfigError) -> u8 {
+    eprintln!("error: {e}");
+    e.exit_code() as u8
+}
+
+fn usage(message: &str) -> u8 {
+    eprintln!("error: {message}\n  hint: run with --help");
+    64
+}
+
+fn help(name: &str) -> String {
+    let mut out = format!(
+        "{name}: a Temporal application hosted by temporal-k8s\n\n\
+         usage: {name} <command> [--config tk8s.toml] [--<setting> <value>]...\n\n\
+         commands:\n  worker          poll the task queue and run workflows and activities\n  \
+         orchestrator    start workflows (mode: once, interval, rate, schedule)\n  \
+         check           exit 0 once Temporal answers and the namespace exists\n  \
+         config show     print every resolved setting and its origin (secrets redacted)\n\n\
+         settings (flag, env, default):\n"
+    );
+    for s in tk8s_config::spec::SETTINGS {
+        out.push_str(&format!("  --{:<32} {:<38} {}\n", s.flag, s.env, s.default.unwrap_or("")));
+    }
+    out.push_str("\nprecedence: defaults < temporal.toml profile < tk8s.toml (--config or TK8S_CONFIG) < env < flags\n");
+    out
+}

@@ -1,0 +1,74 @@
+//! The worker role: build SDK worker options from configuration, run the worker on the main
+//! task (the SDK's `Worker::run` is not `Send`), and turn a shutdown request into the SDK's
+//! graceful shutdown, logging how the drain ended.
+
+use crate::HostError;
+use crate::shutdown::ShutdownSignal;
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
+use temporalio_client::Client;
+use temporalio_common::telemetry::TelemetryOptions;
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
+use tk8s_config::Config;
+use tracing::info;
+
+fn options(config: &Config) -> WorkerOptions {
+    let w = &config.worker;
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_workflow_tasks))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_activities))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_local_activities))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+        .build();
+    WorkerOptions::new(w.task_queue.clone())
+        .tuner(tuner)
+        .max_cached_workflows(w.max_cached_workflows)
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(w.workflow_pollers))
+        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(w.activity_pollers))
+        .maybe_max_worker_activities_per_second(w.max_activities_per_second)
+        .graceful_shutdown_period(config.shutdown.grace)
+        .build()
+}
+
+pub async fn run(
+    config: &Config,
+    client: Client,
+    telemetry: TelemetryOptions,
+    register: &dyn Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>,
+    shutdown_requests: Receiver<()>,
+    signal: ShutdownSignal,
+) -> Result<(), HostError> {
+    let runtime_options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()
+        .map_err(HostError::Startup)?;
+    let runtime = Runtime::from_current_tokio(runtime_options).map_err(|e| HostError::Startup(e.to_string()))?;
+    let mut options = options(config);
+    register(&mut options).map_err(|e| HostError::Startup(format!("registering workflows: {e}")))?;
+    let mut worker = Worker::new(&runtime, client, options).map_err(|e| HostError::Startup(format!("creating worker: {e}")))?;
+    let stop = worker.shutdown_handle();
+    // Bridge the signal task to the SDK's shutdown handle, which must run inside the runtime.
+    let handle = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("tk8s-shutdown-bridge".into())
+        .spawn(move || {
+            if shutdown_requests.recv().is_ok() {
+                let _entered = handle.enter();
+                stop();
+            }
+        })
+        .map_err(|e| HostError::Startup(e.to_string()))?;
+    info!(task_queue = %config.worker.task_queue, "worker polling");
+    let result = worker.run().await;
+    let drained_ms = signal.since().map(|t| Instant::now().duration_since(t).as_millis() as u64);
+    match (result, drained_ms) {
+        (Ok(()), Some(ms)) => {
+            info!(drain_ms = ms, "shutdown ended: drained, all in-flight work finished or was handed back");
+            Ok(())
+        }
+        (Ok(()), None) => Err(HostError::Run("worker stopped without a shutdown request".into())),
+        (Err(e), _) => Err(HostError::Run(format!("worker failed: {e}"))),
+    }
+}
