@@ -125,6 +125,26 @@ impl Reloader {
     }
 }
 
+/// Add what to check to a connection error, for the failures people actually hit.
+pub fn with_hint(error: String) -> String {
+    let hint = if error.contains("CertificateRequired") {
+        "the server requires a client certificate (mTLS): mount one and set TK8S_TLS_CERT_DIR, or TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH"
+    } else if error.contains("UnknownIssuer") || error.contains("invalid peer certificate") {
+        "the server's certificate is not signed by a trusted CA: check TEMPORAL_TLS_SERVER_CA_CERT_PATH (or ca.crt in TK8S_TLS_CERT_DIR)"
+    } else if error.contains("NotValidForName") {
+        "the server's certificate does not name this host: set TEMPORAL_TLS_SERVER_NAME to a name it contains"
+    } else if error.contains("Unauthenticated") || error.contains("PermissionDenied") {
+        "the server rejected the credentials: check the API key (TEMPORAL_API_KEY or TK8S_API_KEY_FILE) or the client certificate"
+    } else if error.contains("InvalidContentType") || error.contains("CorruptMessage") {
+        "TLS is on but the server speaks plaintext: set TEMPORAL_TLS=false, or point TEMPORAL_ADDRESS at the TLS endpoint"
+    } else if error.to_lowercase().contains("connection refused") || error.contains("tcp connect error") {
+        "nothing accepts connections at TEMPORAL_ADDRESS: check the address and that the server is up"
+    } else {
+        return error;
+    };
+    format!("{error}\n  hint: {hint}")
+}
+
 fn read_api_key(path: &Path) -> Result<String, String> {
     let key = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let key = key.trim().to_string();
@@ -143,7 +163,12 @@ pub struct Prepared {
 
 pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) -> Result<Prepared, HostError> {
     let t = &config.temporal;
-    let scheme = if t.tls.is_some() { "https" } else { "http" };
+    // With a client-certificate resolver the SDK (temporalio-client 1.1, `dynamic-tls`) dials
+    // through its own rustls connector, but tonic refuses an `https://` target that has no
+    // tonic-level TLS config ("HttpsUriWithoutTlsSupport"). Its connector does TLS whatever the
+    // scheme, so that path gets an `http://` target; the TLS handshake is unchanged.
+    let reloading_client_cert = t.tls.as_ref().is_some_and(|tls| tls.client_cert.is_some());
+    let scheme = if t.tls.is_some() && !reloading_client_cert { "https" } else { "http" };
     let url = url::Url::parse(&format!("{scheme}://{}", t.address))
         .map_err(|e| HostError::Config(format!("temporal.address {:?} is not valid: {e}", t.address)))?;
     let mut tls_options = None;
@@ -202,15 +227,24 @@ impl Prepared {
     ) -> Result<(Client, Reloader), HostError> {
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(200);
+        // In TLS 1.3 a rejected client certificate shows up as an alert on one attempt and as a
+        // bare "connection closed" on the next; report the most telling error seen.
+        let mut telling: Option<String> = None;
         let connection = loop {
             match Connection::connect(self.options.clone()).await {
                 Ok(c) => break c,
-                Err(e) if started.elapsed() + delay < deadline => {
+                Err(e) => {
+                    let hinted = with_hint(e.to_string());
+                    if hinted.len() > e.to_string().len() {
+                        telling = Some(hinted.clone());
+                    }
+                    if started.elapsed() + delay >= deadline {
+                        return Err(HostError::Connect(telling.unwrap_or(hinted)));
+                    }
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot connect to Temporal yet");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
-                Err(e) => return Err(HostError::Connect(e.to_string())),
             }
         };
         let client = Client::new(connection, ClientOptions::new(namespace).data_converter(data_converter).build())

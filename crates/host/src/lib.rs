@@ -298,7 +298,7 @@ async fn check_namespace(client: &Client, namespace: &str, timeout: Duration) ->
         Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => Err(HostError::Config(format!(
             "namespace {namespace:?} does not exist on the server; hint: set TEMPORAL_NAMESPACE or create it with `temporal operator namespace create`"
         ))),
-        Ok(Err(status)) => Err(HostError::Connect(format!("{:?}: {}", status.code(), status.message()))),
+        Ok(Err(status)) => Err(HostError::Connect(connect::with_hint(format!("{:?}: {}", status.code(), status.message())))),
         Err(_) => Err(HostError::Connect(format!("no answer within {}", tk8s_config::format_duration(timeout)))),
     }
 }

@@ -39,19 +39,26 @@ pub struct Seen {
 pub struct Terminator {
     pub port: u16,
     options: TerminatorOptions,
+    api_key: Arc<Mutex<Option<String>>>,
     seen: Arc<Mutex<Seen>>,
     stop: Option<(tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl Terminator {
     pub fn start(options: TerminatorOptions) -> Terminator {
-        let mut t = Terminator { port: crate::free_port(), options, seen: Arc::default(), stop: None };
+        let api_key = Arc::new(Mutex::new(options.api_key.clone()));
+        let mut t = Terminator { port: crate::free_port(), options, api_key, seen: Arc::default(), stop: None };
         t.run();
         t
     }
 
     pub fn seen(&self) -> Seen {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Change the API key required from now on (`None`: no key required).
+    pub fn set_api_key(&self, key: Option<&str>) {
+        *self.api_key.lock().unwrap_or_else(|e| e.into_inner()) = key.map(String::from);
     }
 
     /// Drop every connection and listen again on the same port (forces clients to reconnect).
@@ -71,14 +78,14 @@ impl Terminator {
         let config = server_config(&self.options);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (port, options, seen) = (self.port, self.options.clone(), self.seen.clone());
+        let (port, options, seen, api_key) = (self.port, self.options.clone(), self.seen.clone(), self.api_key.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind terminator port");
                 let _ = ready_tx.send(());
                 tokio::select! {
-                    _ = serve(listener, TlsAcceptor::from(Arc::new(config)), options, seen) => {}
+                    _ = serve(listener, TlsAcceptor::from(Arc::new(config)), options.upstream, api_key, seen) => {}
                     _ = rx => {}
                 }
             });
@@ -129,11 +136,17 @@ fn grpc_error(code: u8, message: &str) -> Response<Body> {
         .expect("static response")
 }
 
-async fn serve(listener: tokio::net::TcpListener, acceptor: TlsAcceptor, options: TerminatorOptions, seen: Arc<Mutex<Seen>>) {
+async fn serve(
+    listener: tokio::net::TcpListener,
+    acceptor: TlsAcceptor,
+    upstream: SocketAddr,
+    api_key: Arc<Mutex<Option<String>>>,
+    seen: Arc<Mutex<Seen>>,
+) {
     let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
     loop {
         let Ok((tcp, _)) = listener.accept().await else { continue };
-        let (acceptor, options, seen, client) = (acceptor.clone(), options.clone(), seen.clone(), client.clone());
+        let (acceptor, api_key, seen, client) = (acceptor.clone(), api_key.clone(), seen.clone(), client.clone());
         tokio::spawn(async move {
             let tls = match acceptor.accept(tcp).await {
                 Ok(tls) => tls,
@@ -146,9 +159,10 @@ async fn serve(listener: tokio::net::TcpListener, acceptor: TlsAcceptor, options
                 seen.lock().unwrap_or_else(|e| e.into_inner()).client_certs.push(cert.to_vec());
             }
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                let (options, seen, client) = (options.clone(), seen.clone(), client.clone());
+                let (seen, client) = (seen.clone(), client.clone());
+                let required = api_key.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 async move {
-                    if let Some(key) = &options.api_key {
+                    if let Some(key) = &required {
                         let ok = req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {key}"));
                         let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());
                         if !ok {
@@ -158,7 +172,7 @@ async fn serve(listener: tokio::net::TcpListener, acceptor: TlsAcceptor, options
                         s.authorized_requests += 1;
                     }
                     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
-                    *req.uri_mut() = format!("http://{}{path}", options.upstream).parse().expect("upstream uri");
+                    *req.uri_mut() = format!("http://{upstream}{path}").parse().expect("upstream uri");
                     Ok(match client.request(req).await {
                         Ok(resp) => resp.map(|b| b.boxed()),
                         Err(e) => grpc_error(14, &format!("upstream: {e}")),

@@ -1,0 +1,117 @@
+//! Failure scenarios against real dev servers: readiness through a server outage, SIGTERM with
+//! activities in flight, and SIGKILL of one of two workers under load. Each prints the figures
+//! it measured (run with `--nocapture` to see them).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tk8s_testkit::{DevServer, Host, SIGKILL, SIGTERM, app_env, wait_until};
+
+const COMPLETED: &str = "WORKFLOW_EXECUTION_STATUS_COMPLETED";
+const ACTIVITY_SLOTS_USED: &str = "temporal_worker_task_slots_used{namespace=\"default\",task_queue=\"greeting\",worker_type=\"ActivityWorker\"}";
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_greeting"))
+}
+
+fn start_batch(server: &DevServer, prefix: &str, count: u32, work_ms: u64) {
+    let mut env = app_env(&server.address());
+    env.insert("TK8S_ORCHESTRATOR_COUNT".into(), count.to_string());
+    env.insert("TK8S_ORCHESTRATOR_WAIT".into(), "false".into());
+    env.insert("TK8S_WORKFLOW_ID_PREFIX".into(), prefix.into());
+    env.insert("TK8S_WORKFLOW_INPUT".into(), format!("{{\"name\":\"{prefix}\",\"work_ms\":{work_ms}}}"));
+    let mut o = Host::spawn(bin(), &["orchestrator"], &env);
+    let status = o.proc.wait_exit(Duration::from_secs(60)).expect("orchestrator finishes");
+    assert!(status.success(), "{}", o.proc.output());
+}
+
+fn all_complete(server: &DevServer, prefix: &str, count: usize) -> bool {
+    let s = server.statuses(&format!("WorkflowId STARTS_WITH '{prefix}-'"));
+    s.len() == count && s.values().all(|v| v == COMPLETED)
+}
+
+fn worker(env: &BTreeMap<String, String>) -> Host {
+    let w = Host::spawn(bin(), &["worker"], env);
+    assert!(w.wait_ready(Duration::from_secs(30)), "{}", w.proc.output());
+    w
+}
+
+/// No activity failed, timed out or was cancelled in any of the workflows.
+fn no_activity_trouble(server: &DevServer, prefix: &str, count: usize) {
+    for n in 1..=count {
+        let events = server.history_event_types(&format!("{prefix}-once-{n}"));
+        let bad: Vec<_> = events
+            .iter()
+            .filter(|e| e.contains("ACTIVITY_TASK_FAILED") || e.contains("ACTIVITY_TASK_TIMED_OUT") || e.contains("ACTIVITY_TASK_CANCEL"))
+            .collect();
+        assert!(bad.is_empty(), "{prefix}-once-{n}: {bad:?}");
+    }
+}
+
+#[test]
+fn readiness_follows_a_server_outage_and_no_workflow_is_lost() {
+    let mut server = DevServer::start_persistent();
+    let w = worker(&app_env(&server.address()));
+    assert_eq!(tk8s_testkit::http_get(w.admin_port, "/startupz").map(|r| r.0), Some(200));
+    assert_eq!(tk8s_testkit::http_get(w.admin_port, "/livez").map(|r| r.0), Some(200));
+    start_batch(&server, "outage", 3, 3000);
+    assert!(wait_until(Duration::from_secs(10), || w.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 1.0));
+
+    let stopped = Instant::now();
+    server.stop();
+    assert!(wait_until(Duration::from_secs(10), || w.readyz() == Some(503)), "still ready 10 s into the outage");
+    let to_unready = stopped.elapsed();
+    let (_, body) = tk8s_testkit::http_get(w.admin_port, "/readyz").expect("admin answers during the outage");
+    assert!(body.contains("temporal unreachable") || body.contains("polls failing"), "{body}");
+    assert_eq!(tk8s_testkit::http_get(w.admin_port, "/livez").map(|r| r.0), Some(200), "liveness must not follow Temporal");
+
+    std::thread::sleep(Duration::from_secs(2));
+    let restarted = Instant::now();
+    server.restart();
+    assert!(w.wait_ready(Duration::from_secs(60)), "not ready again after the restart:\n{}", w.proc.output());
+    let to_ready = restarted.elapsed();
+    assert!(wait_until(Duration::from_secs(90), || all_complete(&server, "outage", 3)), "{:?}", server.statuses("WorkflowId STARTS_WITH 'outage-'"));
+    eprintln!("measured: readiness 503 after {} ms of outage; 200 again {} ms after restart", to_unready.as_millis(), to_ready.as_millis());
+}
+
+#[test]
+fn sigterm_drains_in_flight_activities_within_the_grace_period() {
+    let server = DevServer::start();
+    let mut env = app_env(&server.address());
+    env.insert("TK8S_SHUTDOWN_GRACE".into(), "15s".into());
+    let mut a = worker(&env);
+    start_batch(&server, "drain", 3, 4000);
+    assert!(wait_until(Duration::from_secs(10), || a.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 3.0),
+        "activities never in flight on worker A: {:?}", a.metric(ACTIVITY_SLOTS_USED));
+
+    let signalled = Instant::now();
+    a.proc.signal(SIGTERM);
+    assert!(wait_until(Duration::from_secs(1), || a.readyz() == Some(503)), "readiness did not turn off at once");
+    let status = a.proc.wait_exit(Duration::from_secs(20)).expect("worker A exits within grace + deadline");
+    let drain = signalled.elapsed();
+    assert!(status.success(), "{}", a.proc.output());
+    assert!(drain < Duration::from_secs(15), "drain took {drain:?}");
+    assert!(drain >= Duration::from_millis(1500), "exited before the in-flight activities could finish: {drain:?}");
+    assert!(a.proc.output().contains("shutdown ended: drained"), "{}", a.proc.output());
+
+    // Another worker finishes the workflows (their next activities were not started on A).
+    let _b = worker(&app_env(&server.address()));
+    assert!(wait_until(Duration::from_secs(60), || all_complete(&server, "drain", 3)), "{:?}", server.statuses("WorkflowId STARTS_WITH 'drain-'"));
+    no_activity_trouble(&server, "drain", 3);
+    eprintln!("measured: SIGTERM with 3 activities in flight -> exit 0 after {} ms", drain.as_millis());
+}
+
+#[test]
+fn sigkill_of_one_of_two_workers_under_load_loses_no_workflow() {
+    let server = DevServer::start();
+    let env = app_env(&server.address());
+    let a = worker(&env);
+    let _b = worker(&env);
+    start_batch(&server, "kill", 12, 1500);
+    assert!(wait_until(Duration::from_secs(10), || a.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 1.0),
+        "worker A never ran an activity");
+    let killed = Instant::now();
+    a.proc.signal(SIGKILL);
+    assert!(wait_until(Duration::from_secs(90), || all_complete(&server, "kill", 12)), "{:?}", server.statuses("WorkflowId STARTS_WITH 'kill-'"));
+    eprintln!("measured: all 12 workflows completed {} ms after SIGKILL of one worker", killed.elapsed().as_millis());
+}
