@@ -92,7 +92,7 @@ pub const SETTINGS: &[Setting] = &[
       "Server name to verify in the server certificate (SNI), when it differs from the address host."),
     s("temporal.connect_timeout", "TK8S_CONNECT_TIMEOUT", "connect-timeout",
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("10s"),
-      "Time allowed for each connection attempt at start-up."),
+      "How long start-up keeps trying to reach Temporal before giving up (exit 1); each attempt gets at most 5s."),
     // --- worker ---
     s("worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
       "Task queue the worker polls and the orchestrator starts workflows on (the app supplies a default)."),
@@ -205,6 +205,18 @@ mod tests {
             assert!(seen.insert(s.flag), "duplicate flag {}", s.flag);
             assert!(s.env.starts_with("TK8S_") || s.env.starts_with("TEMPORAL_"), "{}", s.env);
             assert_eq!(s.key.split('.').count(), 2, "{} must be section.name", s.key);
+        }
+    }
+
+    #[test]
+    fn numeric_settings_have_defaults_that_pass_their_own_checks() {
+        for s in SETTINGS {
+            if let Some(d) = s.default {
+                let checked = crate::value::check(s, &crate::value::Raw::Text(d.into()), std::path::Path::new("/"));
+                assert!(checked.is_ok(), "{}: default {d:?} fails its own check: {checked:?}", s.key);
+            } else {
+                assert!(!matches!(s.kind, Kind::Int { .. } | Kind::Port), "{} is an integer without a default", s.key);
+            }
         }
     }
 

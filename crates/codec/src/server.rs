@@ -1,0 +1,376 @@
+//! A Temporal codec server, so the Web UI and the `temporal` CLI can show encrypted payloads.
+//!
+//! - `POST /encode`, `POST /decode`, and the same under `/{namespace}/` (as the CLI's
+//!   `--codec-endpoint` may use): body and answer are proto3 JSON `{"payloads":[{"metadata":
+//!   {"encoding":"<base64>"},"data":"<base64>"}]}`; the `X-Namespace` header is logged only.
+//! - CORS for an explicit allow-list of origins (the Web UI's), preflight included; other origins
+//!   get no CORS headers and a 403 preflight.
+//! - Bearer tokens from a mounted file (one per line, re-read when it changes); with no file
+//!   configured, authentication is off (the Web UI sends no token unless told to).
+//! - 401 without a valid token, 413 over the body limit, 400 with a JSON error on malformed JSON
+//!   or base64 or an undecodable payload, 405 on other methods.
+//! - `GET /livez`, `/readyz`, `/metrics` on the same port.
+//! Logs name the request, never payload data or tokens.
+
+use crate::Codec;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Origins allowed to call from a browser, e.g. `http://127.0.0.1:8233`. Exact match.
+    pub allowed_origins: Vec<String>,
+    /// File of accepted bearer tokens; `None` turns authentication off.
+    pub tokens_file: Option<PathBuf>,
+    pub max_body_bytes: usize,
+}
+
+struct Tokens {
+    path: PathBuf,
+    cached: Mutex<(Option<SystemTime>, Vec<Vec<u8>>)>,
+}
+
+impl Tokens {
+    fn current(&self) -> Vec<Vec<u8>> {
+        let stamp = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != stamp || stamp.is_none() {
+            let tokens = std::fs::read_to_string(&self.path)
+                .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.as_bytes().to_vec()).collect())
+                .unwrap_or_else(|e| {
+                    tracing::warn!(file = %self.path.display(), error = %e, "cannot read tokens file; rejecting all requests");
+                    Vec::new()
+                });
+            *cached = (stamp, tokens);
+        }
+        cached.1.clone()
+    }
+
+    fn accepts(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
+            return false;
+        };
+        // Compare against every token without stopping early.
+        self.current().iter().fold(false, |ok, t| ok | ring_eq(t, given.trim().as_bytes()))
+    }
+}
+
+fn ring_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub struct ServerMetrics {
+    pub registry: Registry,
+    requests: IntCounterVec,
+    payloads: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl ServerMetrics {
+    pub fn new() -> Arc<ServerMetrics> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(Opts::new("tk8s_codec_requests_total", "Codec server requests by endpoint and status code."), &["endpoint", "code"])
+            .unwrap_or_else(|e| unreachable!("static metric: {e}"));
+        let payloads = IntCounterVec::new(Opts::new("tk8s_codec_payloads_total", "Payloads encoded or decoded by the codec server."), &["operation"])
+            .unwrap_or_else(|e| unreachable!("static metric: {e}"));
+        let duration = HistogramVec::new(
+            HistogramOpts::new("tk8s_codec_request_duration_seconds", "Codec server request latency.")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+            &["endpoint"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric: {e}"));
+        let build = prometheus::IntGaugeVec::new(Opts::new("tk8s_build_info", "Build information; always 1."), &["version", "app", "role"])
+            .unwrap_or_else(|e| unreachable!("static metric: {e}"));
+        build.with_label_values(&[env!("CARGO_PKG_VERSION"), "tk8s", "codec-server"]).set(1);
+        for c in [Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>, Box::new(payloads.clone()), Box::new(duration.clone()), Box::new(build)] {
+            let _ = registry.register(c);
+        }
+        for op in ["encode", "decode"] {
+            payloads.with_label_values(&[op]).inc_by(0);
+        }
+        Arc::new(ServerMetrics { registry, requests, payloads, duration })
+    }
+}
+
+struct State {
+    codec: Arc<Codec>,
+    options: ServerOptions,
+    tokens: Option<Tokens>,
+    metrics: Arc<ServerMetrics>,
+}
+
+/// The codec server's router (no socket: tests call it with `oneshot`).
+pub fn app(codec: Arc<Codec>, options: ServerOptions, metrics: Arc<ServerMetrics>) -> Router {
+    let tokens = options.tokens_file.clone().map(|path| Tokens { path, cached: Mutex::new((None, Vec::new())) });
+    let state = Arc::new(State { codec, options, tokens, metrics });
+    Router::new().fallback(move |req: Request<Body>| {
+        let state = state.clone();
+        async move { handle(state, req).await }
+    })
+}
+
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Which operation a path asks for: `/encode`, `/decode`, `/{ns}/encode`, `/{ns}/decode`.
+fn operation(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["encode"] | [_, "encode"] => Some("encode"),
+        ["decode"] | [_, "decode"] => Some("decode"),
+        _ => None,
+    }
+}
+
+async fn handle(state: Arc<State>, req: Request<Body>) -> Response {
+    let started = Instant::now();
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(String::from);
+    let allowed = origin.as_ref().filter(|o| state.options.allowed_origins.iter().any(|a| a == *o)).cloned();
+    let namespace = req.headers().get("x-namespace").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let endpoint = operation(&path).unwrap_or(match path.as_str() {
+        "/livez" | "/readyz" | "/metrics" => "admin",
+        _ => "other",
+    });
+    let mut response = route(&state, req, operation(&path), origin.is_some(), allowed.is_some()).await;
+    if let Some(origin) = allowed {
+        let h = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&origin) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    let code = response.status();
+    if endpoint != "admin" {
+        state.metrics.requests.with_label_values(&[endpoint, code.as_str()]).inc();
+        state.metrics.duration.with_label_values(&[endpoint]).observe(started.elapsed().as_secs_f64());
+        tracing::info!(%method, path, status = code.as_u16(), namespace, duration_us = started.elapsed().as_micros() as u64, "codec request");
+    }
+    response
+}
+
+async fn route(state: &State, req: Request<Body>, op: Option<&'static str>, has_origin: bool, origin_allowed: bool) -> Response {
+    match (req.method(), req.uri().path(), op) {
+        (&Method::GET, "/livez" | "/readyz", _) => (StatusCode::OK, "ok\n").into_response(),
+        (&Method::GET, "/metrics", _) => {
+            let mut buf = Vec::new();
+            let _ = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut buf);
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], buf).into_response()
+        }
+        (&Method::OPTIONS, _, Some(_)) => {
+            if has_origin && !origin_allowed {
+                return error(StatusCode::FORBIDDEN, "origin not allowed");
+            }
+            Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header(header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS")
+                .header(header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type, x-namespace")
+                .header(header::ACCESS_CONTROL_MAX_AGE, "600")
+                .header(header::ALLOW, "POST, OPTIONS")
+                .body(Body::empty())
+                .unwrap_or_else(|_| StatusCode::NO_CONTENT.into_response())
+        }
+        (&Method::POST, _, Some(op)) => {
+            if let Some(tokens) = &state.tokens
+                && !tokens.accepts(req.headers())
+            {
+                let mut r = error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return r;
+            }
+            let body = match to_bytes(req.into_body(), state.options.max_body_bytes).await {
+                Ok(b) => b,
+                Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body exceeds {} bytes", state.options.max_body_bytes)),
+            };
+            let payloads = match parse_payloads(&body) {
+                Ok(p) => p,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            };
+            let result = if op == "encode" { state.codec.encode_all(&payloads) } else { state.codec.decode_all(&payloads) };
+            match result {
+                Ok(out) => {
+                    state.metrics.payloads.with_label_values(&[op]).inc_by(out.len() as u64);
+                    axum::Json(json!({ "payloads": out.iter().map(payload_json).collect::<Vec<_>>() })).into_response()
+                }
+                Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+            }
+        }
+        (_, _, Some(_)) => {
+            let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            r
+        }
+        (_, "/livez" | "/readyz" | "/metrics", _) => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        _ => error(StatusCode::NOT_FOUND, "not found: use /encode or /decode"),
+    }
+}
+
+/// Parse `{"payloads":[...]}` in proto3 JSON (bytes as base64).
+pub fn parse_payloads(body: &[u8]) -> Result<Vec<Payload>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
+    let list = match v.get("payloads") {
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err("`payloads` must be an array".into()),
+        None => return Ok(Vec::new()),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let b64 = |v: &Value, what: &str| -> Result<Vec<u8>, String> {
+                let s = v.as_str().ok_or_else(|| format!("payloads[{i}].{what} must be a base64 string"))?;
+                STANDARD.decode(s).map_err(|_| format!("payloads[{i}].{what} is not valid base64"))
+            };
+            let mut metadata = HashMap::new();
+            match p.get("metadata") {
+                Some(Value::Object(m)) => {
+                    for (k, v) in m {
+                        metadata.insert(k.clone(), b64(v, &format!("metadata.{k}"))?);
+                    }
+                }
+                Some(Value::Null) | None => {}
+                Some(_) => return Err(format!("payloads[{i}].metadata must be an object")),
+            }
+            let data = match p.get("data") {
+                Some(Value::Null) | None => Vec::new(),
+                Some(v) => b64(v, "data")?,
+            };
+            Ok(Payload { metadata, data, ..Default::default() })
+        })
+        .collect()
+}
+
+pub fn payload_json(p: &Payload) -> Value {
+    let metadata: serde_json::Map<String, Value> = p.metadata.iter().map(|(k, v)| (k.clone(), Value::String(STANDARD.encode(v)))).collect();
+    json!({ "metadata": metadata, "data": STANDARD.encode(&p.data) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeyRing;
+    use tower::ServiceExt;
+
+    const UI: &str = "http://127.0.0.1:8233";
+
+    fn router(tokens: Option<&str>) -> (Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens_file = tokens.map(|t| {
+            let p = dir.path().join("tokens");
+            std::fs::write(&p, t).unwrap();
+            p
+        });
+        let codec = Codec::new(KeyRing::new([("k1".to_string(), [7u8; 32])].into(), "k1").unwrap(), None);
+        let opts = ServerOptions { allowed_origins: vec![UI.into()], tokens_file, max_body_bytes: 4096 };
+        (app(codec, opts, ServerMetrics::new()), dir)
+    }
+
+    async fn call(r: &Router, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, HeaderMap, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = r.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let bytes = to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn plain_body() -> String {
+        json!({"payloads":[{"metadata":{"encoding":STANDARD.encode("json/plain")},"data":STANDARD.encode("\"Hello\"")}]}).to_string()
+    }
+
+    #[tokio::test]
+    async fn encode_then_decode_under_both_path_forms() {
+        let (r, _d) = router(None);
+        let (code, _, enc) = call(&r, "POST", "/encode", &[], &plain_body()).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(enc["payloads"][0]["metadata"]["encoding"], STANDARD.encode("binary/encrypted"));
+        let (code, _, dec) = call(&r, "POST", "/default/decode", &[("x-namespace", "default")], &enc.to_string()).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(dec["payloads"][0]["data"], STANDARD.encode("\"Hello\""));
+    }
+
+    #[tokio::test]
+    async fn auth_size_json_base64_and_method_errors() {
+        let (r, _d) = router(Some("tok-1\ntok-2\n"));
+        let (code, h, body) = call(&r, "POST", "/decode", &[], &plain_body()).await;
+        assert_eq!((code, h.get("www-authenticate").is_some()), (StatusCode::UNAUTHORIZED, true));
+        assert!(body["error"].as_str().unwrap().contains("bearer token"));
+        let (code, _, _) = call(&r, "POST", "/decode", &[("authorization", "Bearer nope")], &plain_body()).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+        let auth = [("authorization", "Bearer tok-2")];
+        assert_eq!(call(&r, "POST", "/decode", &auth, &plain_body()).await.0, StatusCode::OK);
+        let big = format!("{{\"payloads\":[{{\"data\":\"{}\"}}]}}", "A".repeat(8000));
+        assert_eq!(call(&r, "POST", "/encode", &auth, &big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        let (code, _, body) = call(&r, "POST", "/encode", &auth, "{not json").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().unwrap().contains("not JSON"));
+        let (code, _, body) = call(&r, "POST", "/encode", &auth, "{\"payloads\":[{\"data\":\"***\"}]}").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().unwrap().contains("payloads[0].data is not valid base64"));
+        let (code, h, _) = call(&r, "GET", "/encode", &auth, "").await;
+        assert_eq!((code, h.get("allow").map(|v| v.to_str().unwrap())), (StatusCode::METHOD_NOT_ALLOWED, Some("POST, OPTIONS")));
+        assert_eq!(call(&r, "PUT", "/ns/decode", &auth, "").await.0, StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn undecodable_payload_is_a_400_naming_the_key() {
+        let (r, _d) = router(None);
+        let body = json!({"payloads":[{"metadata":{"encoding":STANDARD.encode("binary/encrypted"),"encryption-key-id":STANDARD.encode("k9")},"data":STANDARD.encode([0u8; 40])}]});
+        let (code, _, body) = call(&r, "POST", "/decode", &[], &body.to_string()).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().unwrap().contains("\"k9\""), "{body}");
+    }
+
+    #[tokio::test]
+    async fn cors_only_for_allowed_origins_including_preflight() {
+        let (r, _d) = router(Some("tok"));
+        let pre = [("origin", UI), ("access-control-request-method", "POST"), ("access-control-request-headers", "content-type,x-namespace")];
+        let (code, h, _) = call(&r, "OPTIONS", "/decode", &pre, "").await;
+        assert_eq!(code, StatusCode::NO_CONTENT, "preflight needs no token");
+        assert_eq!(h["access-control-allow-origin"], UI);
+        assert!(h["access-control-allow-headers"].to_str().unwrap().contains("x-namespace"));
+        let evil = [("origin", "http://evil.example"), ("access-control-request-method", "POST")];
+        let (code, h, _) = call(&r, "OPTIONS", "/decode", &evil, "").await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        assert!(h.get("access-control-allow-origin").is_none());
+        let (_, h, _) = call(&r, "POST", "/decode", &[("origin", "http://localhost:8233"), ("authorization", "Bearer tok")], &plain_body()).await;
+        assert!(h.get("access-control-allow-origin").is_none(), "localhost is not 127.0.0.1");
+        let (_, h, _) = call(&r, "POST", "/decode", &[("origin", UI)], &plain_body()).await;
+        assert_eq!(h["access-control-allow-origin"], UI, "even a 401 carries CORS headers so the browser can read it");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// The decode path never panics on arbitrary bodies, metadata or ciphertext.
+        #[test]
+        fn decode_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+                               data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+                               key_id in "[a-z0-9]{0,3}") {
+            let codec = Codec::new(KeyRing::new([("k1".to_string(), [7u8; 32])].into(), "k1").unwrap(), Some(16));
+            if let Ok(payloads) = parse_payloads(&body) {
+                let _ = codec.decode_all(&payloads);
+            }
+            let p = Payload {
+                metadata: [("encoding".into(), b"binary/encrypted".to_vec()), ("encryption-key-id".into(), key_id.into_bytes())].into(),
+                data,
+                ..Default::default()
+            };
+            proptest::prop_assert!(codec.decode(&p).is_err());
+        }
+    }
+}
