@@ -69,7 +69,10 @@ fn tools() -> Result {
 }
 
 fn test(extra: &[String]) -> Result {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Tests drive binaries of other packages too (the greeting tests run `tk8s codec-server`).
+    run(Command::new(&cargo).current_dir(root()).args(["build", "--workspace", "--bins"]))?;
+    let mut cmd = Command::new(&cargo);
     cmd.current_dir(root()).args(["test", "--workspace", "--all-targets"]).args(extra);
     // Integration tests each start their own dev server: two at a time suits a 2-core machine.
     if std::env::var_os("RUST_TEST_THREADS").is_none() {

@@ -209,4 +209,26 @@ mod tests {
         assert_eq!(codec.decode(&eb).unwrap(), big);
         assert_eq!(codec.decode(&es).unwrap(), small);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// Any payload survives encode/decode, compressed or not; any single flipped bit in the
+        /// ciphertext is detected.
+        #[test]
+        fn round_trip_and_tamper_detection(
+            metadata in proptest::collection::hash_map("[a-z-]{1,12}", proptest::collection::vec(proptest::prelude::any::<u8>(), 0..32), 0..4),
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+            compress in proptest::option::of(0usize..2048),
+            flip in proptest::prelude::any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let codec = Codec::new(ring(&["k1", "k2"], "k2"), compress);
+            let p = Payload { metadata, data, ..Default::default() };
+            let mut sealed = codec.encode(&p).unwrap();
+            proptest::prop_assert_eq!(&codec.decode(&sealed).unwrap(), &p);
+            let i = flip.index(sealed.data.len());
+            sealed.data[i] ^= 1 << bit;
+            proptest::prop_assert!(codec.decode(&sealed).is_err());
+        }
+    }
 }

@@ -8,10 +8,12 @@
 
 mod codec;
 mod keys;
+mod reload;
 pub mod server;
 
 pub use codec::{Codec, ENCRYPTED, METADATA_ENCODING, METADATA_KEY_ID, SdkCodec, ZLIB};
 pub use keys::{ACTIVE_FILE, KEY_SUFFIX, KeyRing, KeySource, parse_key_material};
+pub use reload::Reloading;
 
 /// What can go wrong with keys and payloads.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -143,6 +143,31 @@ pub struct Orchestrator {
     pub backlog_interval: Duration,
 }
 
+/// Where the encryption keys come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodecKeys {
+    /// A directory of `<id>.key` files (reloaded on change).
+    Dir(PathBuf),
+    /// `id=<base64>,...` from the environment (fixed for the life of the process).
+    Inline(Secret),
+}
+
+/// Payload encryption; `None` in [`Config::codec`] means payloads travel unencrypted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Codec {
+    pub keys: CodecKeys,
+    pub active_key: Option<String>,
+    pub compress_above: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodecServer {
+    pub addr: SocketAddr,
+    pub allowed_origins: Vec<String>,
+    pub tokens_file: Option<PathBuf>,
+    pub max_body_bytes: usize,
+}
+
 /// The resolved, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -154,6 +179,8 @@ pub struct Config {
     pub readiness_check_interval: Duration,
     pub log: Log,
     pub orchestrator: Orchestrator,
+    pub codec: Option<Codec>,
+    pub codec_server: CodecServer,
     /// Every setting's value and origin, for `config show`.
     resolved: Vec<(&'static Setting, Option<(Value, Origin)>)>,
 }
@@ -345,6 +372,18 @@ impl Resolved<'_> {
             _ => None,
         }
     }
+    fn list(&self, key: &str) -> Vec<String> {
+        match self.get(key) {
+            Some((Value::List(l), _)) => l.clone(),
+            _ => Vec::new(),
+        }
+    }
+    fn ip(&self, key: &str) -> IpAddr {
+        match self.get(key) {
+            Some((Value::Ip(ip), _)) => *ip,
+            _ => IpAddr::from([0, 0, 0, 0]),
+        }
+    }
     fn origin(&self, key: &str) -> Origin {
         self.get(key).map(|(_, o)| o.clone()).unwrap_or(Origin::Default)
     }
@@ -495,11 +534,30 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
         Some("text") => LogFormat::Text,
         _ => LogFormat::Auto,
     };
-    let ip = match r.get("admin.bind") {
-        Some((Value::Ip(ip), _)) => *ip,
-        _ => IpAddr::from([0, 0, 0, 0]),
-    };
     let port = u16::try_from(r.int("admin.port")).unwrap_or(0);
+    let codec_keys = match (r.path("codec.keys_dir"), r.text("codec.keys")) {
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new(
+                r.origin("codec.keys_dir"),
+                Some("codec.keys_dir"),
+                format!("is set together with codec.keys (from {})", r.origin("codec.keys")),
+                Some("use the key directory in Kubernetes (it rotates); inline keys are for local runs".into()),
+            ));
+            None
+        }
+        (Some(dir), None) => Some(CodecKeys::Dir(dir)),
+        (None, Some(spec)) => Some(CodecKeys::Inline(Secret(spec))),
+        (None, None) => None,
+    };
+    if codec_keys.is_none() && r.text("codec.active_key").is_some() {
+        problems.push(Problem::new(
+            r.origin("codec.active_key"),
+            Some("codec.active_key"),
+            "is set but no keys are (codec.keys_dir or codec.keys)".into(),
+            Some("set TK8S_CODEC_KEYS_DIR to the mounted key directory".into()),
+        ));
+    }
+    let compress_above = usize::try_from(r.int("codec.compress_above")).unwrap_or(0);
     if !problems.is_empty() {
         return None;
     }
@@ -524,7 +582,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
             max_activities_per_second: r.float("worker.max_activities_per_second"),
         },
         shutdown: Shutdown { grace, hard_deadline },
-        admin: SocketAddr::new(ip, port),
+        admin: SocketAddr::new(r.ip("admin.bind"), port),
         readiness_check_interval: r.duration("readiness.check_interval").unwrap_or(Duration::from_secs(2)),
         log: Log { format, level },
         orchestrator: Orchestrator {
@@ -535,6 +593,17 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
             input: r.text("orchestrator.input").unwrap_or_default(),
             wait: r.bool("orchestrator.wait").unwrap_or(true),
             backlog_interval: r.duration("orchestrator.backlog_interval").unwrap_or(Duration::from_secs(15)),
+        },
+        codec: codec_keys.map(|keys| Codec {
+            keys,
+            active_key: r.text("codec.active_key"),
+            compress_above: (compress_above > 0).then_some(compress_above),
+        }),
+        codec_server: CodecServer {
+            addr: SocketAddr::new(r.ip("codec_server.bind"), u16::try_from(r.int("codec_server.port")).unwrap_or(0)),
+            allowed_origins: r.list("codec_server.allowed_origins"),
+            tokens_file: r.path("codec_server.tokens_file"),
+            max_body_bytes: usize_of("codec_server.max_body_bytes"),
         },
         resolved: Vec::new(),
     })

@@ -97,7 +97,12 @@ pub fn file_layer(path: &Path, text: &str, out: &mut Layered, problems: &mut Vec
                 DeValue::Float(f) => f.as_str().parse().map(Raw::Float).unwrap_or(Raw::Other("a float")),
                 DeValue::Boolean(b) => Raw::Bool(*b),
                 DeValue::Datetime(_) => Raw::Other("a datetime"),
-                DeValue::Array(_) => Raw::Other("an array"),
+                DeValue::Array(items) => items
+                    .iter()
+                    .map(|i| i.get_ref().as_str().map(String::from))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Raw::List)
+                    .unwrap_or(Raw::Other("an array with non-string items")),
                 DeValue::Table(_) => Raw::Other("a table"),
             };
             out.insert(setting.key, Entry { raw, origin: at(name.span().start) });

@@ -25,6 +25,8 @@ pub enum Kind {
     Ip,
     /// A TCP port; 0 asks the OS for a free port (useful in tests).
     Port,
+    /// A list of strings: a TOML array, or comma-separated text in env and flags.
+    List,
 }
 
 /// One configurable value.
@@ -153,6 +155,26 @@ pub const SETTINGS: &[Setting] = &[
       "Input passed to each started workflow (the app supplies a default)."),
     s("orchestrator.wait", "TK8S_ORCHESTRATOR_WAIT", "wait", Kind::Bool, Some("true"),
       "In `once` mode, wait for every started workflow to finish and fail if any failed."),
+    // --- payload encryption ---
+    s("codec.keys_dir", "TK8S_CODEC_KEYS_DIR", "codec-keys-dir", Kind::Dir, None,
+      "Directory of AES-256 keys, one `<id>.key` file each (32 bytes raw, base64 or hex), plus an optional `active` file naming the encrypting key. Turns payload encryption on; reloaded on change."),
+    secret("codec.keys", "TK8S_CODEC_KEYS", "codec-keys", TEXT,
+      "Keys inline for local use, `id=<base64>,id=<base64>`. Turns payload encryption on."),
+    s("codec.active_key", "TK8S_CODEC_ACTIVE_KEY", "codec-active-key", TEXT, None,
+      "Id of the key that encrypts (others only decrypt); the key directory's `active` file overrides it."),
+    s("codec.compress_above", "TK8S_CODEC_COMPRESS_ABOVE", "codec-compress-above",
+      Kind::Int { min: 0, max: 256 * 1024 * 1024 }, Some("0"),
+      "Compress payloads larger than this many bytes before encrypting (zlib, as the Go SDK's codec); 0 never compresses."),
+    s("codec_server.bind", "TK8S_CODEC_SERVER_BIND", "codec-server-bind", Kind::Ip, Some("0.0.0.0"),
+      "Address `tk8s codec-server` binds to."),
+    s("codec_server.port", "TK8S_CODEC_SERVER_PORT", "codec-server-port", Kind::Port, Some("8888"),
+      "Port of `tk8s codec-server` (also serves /livez /readyz /metrics)."),
+    s("codec_server.allowed_origins", "TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "codec-server-allowed-origins", Kind::List, None,
+      "Browser origins allowed by CORS, exactly as the browser sends them (e.g. the Temporal UI's `https://temporal.example.com`)."),
+    s("codec_server.tokens_file", "TK8S_CODEC_SERVER_TOKENS_FILE", "codec-server-tokens-file", Kind::File, None,
+      "File of accepted bearer tokens, one per line (a mounted Secret; re-read on change). Unset: no authentication."),
+    s("codec_server.max_body_bytes", "TK8S_CODEC_SERVER_MAX_BODY_BYTES", "codec-server-max-body-bytes",
+      Kind::Int { min: 1024, max: 256 * 1024 * 1024 }, Some("4194304"), "Largest request body accepted (413 above)."),
     s("orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
       Kind::Duration { min_ms: 1000, max_ms: 3600 * SEC }, Some("15s"),
       "How often the orchestrator reads the task queue backlog and poller count for /metrics."),

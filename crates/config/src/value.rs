@@ -14,7 +14,9 @@ pub enum Raw {
     Int(i64),
     Float(f64),
     Bool(bool),
-    /// A TOML value of a type no setting takes (array, table, datetime); holds the type name.
+    /// A TOML array of strings.
+    List(Vec<String>),
+    /// A TOML value of a type no setting takes (table, datetime, mixed array); holds the type name.
     Other(&'static str),
 }
 
@@ -29,6 +31,7 @@ impl Raw {
             Raw::Int(i) => i.to_string(),
             Raw::Float(f) => f.to_string(),
             Raw::Bool(b) => b.to_string(),
+            Raw::List(l) => format!("{l:?}"),
             Raw::Other(kind) => format!("<{kind}>"),
         }
     }
@@ -44,6 +47,7 @@ pub enum Value {
     Duration(Duration),
     Path(PathBuf),
     Ip(IpAddr),
+    List(Vec<String>),
 }
 
 impl Value {
@@ -57,6 +61,7 @@ impl Value {
             Value::Duration(d) => format_duration(*d),
             Value::Path(p) => p.display().to_string(),
             Value::Ip(ip) => ip.to_string(),
+            Value::List(l) => l.join(","),
         }
     }
 }
@@ -181,6 +186,10 @@ pub fn check(setting: &Setting, raw: &Raw, base_dir: &Path) -> Result<Value, Rej
                 _ => Err(reject("a port number from 0 to 65535")),
             }
         }
+        (Kind::List, Raw::List(items)) => Ok(Value::List(items.clone())),
+        (Kind::List, Raw::Text(t)) => {
+            Ok(Value::List(t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()))
+        }
         (kind, raw) => Err(reject(format!("{}, not {}", kind_name(kind), raw_type(raw)))),
     }
 }
@@ -207,6 +216,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Duration { .. } => "a duration string",
         Kind::File | Kind::Dir => "a path string",
         Kind::Ip => "an IP address string",
+        Kind::List => "a list of strings",
     }
 }
 
@@ -216,6 +226,7 @@ fn raw_type(raw: &Raw) -> &'static str {
         Raw::Int(_) => "an integer",
         Raw::Float(_) => "a float",
         Raw::Bool(_) => "a boolean",
+        Raw::List(_) => "an array",
         Raw::Other(kind) => kind,
     }
 }

@@ -20,6 +20,8 @@ mod meter;
 mod orchestrator;
 mod shutdown;
 mod telemetry;
+
+pub use telemetry::init_logging;
 mod worker;
 
 pub use connect::load_certified_key;
@@ -70,7 +72,8 @@ pub struct App {
     defaults: AppDefaults,
     register: Option<Register>,
     starter: Option<Arc<dyn Starter>>,
-    data_converter: Arc<dyn Fn(&Config) -> Result<DataConverter, HostError>>,
+    /// A custom data converter; `None` uses payload encryption when configured.
+    data_converter: Option<Arc<dyn Fn(&Config) -> Result<DataConverter, HostError>>>,
 }
 
 impl App {
@@ -80,7 +83,7 @@ impl App {
             defaults: AppDefaults { name: name.into(), task_queue: name.into(), workflow_input: String::new() },
             register: None,
             starter: None,
-            data_converter: Arc::new(|_| Ok(DataConverter::default())),
+            data_converter: None,
         }
     }
 
@@ -111,9 +114,10 @@ impl App {
         self
     }
 
-    /// Choose the data converter (e.g. payload encryption) from the configuration.
+    /// Replace the data converter. Without this, the host encrypts payloads with the
+    /// configured key ring (`TK8S_CODEC_KEYS_DIR`), or leaves them as they are.
     pub fn data_converter(mut self, f: impl Fn(&Config) -> Result<DataConverter, HostError> + 'static) -> Self {
-        self.data_converter = Arc::new(f);
+        self.data_converter = Some(Arc::new(f));
         self
     }
 
@@ -197,7 +201,17 @@ impl App {
               address = %config.temporal.address, namespace = %config.temporal.namespace,
               task_queue = %config.worker.task_queue, tls = config.temporal.tls.is_some(),
               api_key = config.temporal.api_key.is_some(), "starting");
-        let data_converter = (self.data_converter)(&config)?;
+        let mut encryption = match (&self.data_converter, &config.codec) {
+            (None, Some(codec)) => {
+                Some(tk8s_codec::Reloading::from_config(codec).map_err(|e| HostError::Config(format!("encryption keys: {e}")))?)
+            }
+            _ => None,
+        };
+        let data_converter = match (&self.data_converter, &encryption) {
+            (Some(custom), _) => custom(&config)?,
+            (None, Some(e)) => encrypting_converter(e.codec()),
+            (None, None) => DataConverter::default(),
+        };
         if role == "check" {
             let prepared = connect::prepare(&config, None, identity(&config, role))?;
             let (client, _) =
@@ -244,6 +258,9 @@ impl App {
                 loop {
                     health.tick();
                     reloader.poll(client.connection());
+                    if let Some(e) = &mut encryption {
+                        e.refresh();
+                    }
                     let result = check_namespace(&client, &namespace, interval).await.map_err(|e| e.to_string());
                     health.record_check(result);
                     let r = health.readiness();
@@ -276,6 +293,11 @@ impl App {
         watcher.abort();
         result
     }
+}
+
+fn encrypting_converter(codec: Arc<tk8s_codec::Codec>) -> DataConverter {
+    use temporalio_common::data_converters::{DefaultFailureConverter, PayloadConverter};
+    DataConverter::new(PayloadConverter::default(), DefaultFailureConverter::default(), tk8s_codec::SdkCodec(codec))
 }
 
 fn identity(config: &Config, role: &str) -> String {

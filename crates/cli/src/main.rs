@@ -1,0 +1,128 @@
+//! `tk8s`: glue only. Parse the command, load configuration (the same layering as the hosted
+//! apps), run, map the outcome to an exit code (0 ok, 1 failure, 64 usage, 78 configuration).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+use tk8s_config::{AppDefaults, Config};
+
+const HELP: &str = "tk8s: run Temporal workers on Kubernetes
+
+usage: tk8s <command> [--config tk8s.toml] [--<setting> <value>]...
+
+commands:
+  codec-server    serve /encode and /decode for the Temporal Web UI and CLI (payload encryption)
+  config show     print every resolved setting and its origin (secrets redacted)
+
+settings: see the configuration reference in the README; `greeting --help` lists the flags.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let app = AppDefaults { name: "tk8s".into(), task_queue: "tk8s".into(), workflow_input: String::new() };
+    let load = |settings: &[String]| Config::load(&tk8s_config::Inputs { env: &env, args: settings, app: &app, cwd: &cwd });
+    let code = match args.split_first() {
+        Some((cmd, rest)) if cmd == "codec-server" => match load(rest) {
+            Ok(config) => codec_server(config),
+            Err(e) => config_error(&e),
+        },
+        Some((cmd, rest)) if cmd == "config" && rest.first().map(String::as_str) == Some("show") => match load(&rest[1..]) {
+            Ok(config) => {
+                print!("{}", config.show());
+                0
+            }
+            Err(e) => config_error(&e),
+        },
+        Some((cmd, _)) if cmd == "--version" => {
+            println!("tk8s {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        None => {
+            print!("{HELP}");
+            0
+        }
+        Some((cmd, _)) if cmd == "--help" || cmd == "help" => {
+            print!("{HELP}");
+            0
+        }
+        Some((cmd, _)) => {
+            eprintln!("error: unknown command {cmd:?}\n  hint: run tk8s --help");
+            64
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn config_error(e: &tk8s_config::ConfigError) -> u8 {
+    eprintln!("error: {e}");
+    e.exit_code() as u8
+}
+
+fn codec_server(config: Config) -> u8 {
+    let Some(codec_config) = &config.codec else {
+        eprintln!("error: the codec server needs encryption keys\n  hint: set TK8S_CODEC_KEYS_DIR to the mounted key directory");
+        return 78;
+    };
+    tk8s_host::init_logging(&config);
+    let mut keys = match tk8s_codec::Reloading::from_config(codec_config) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "encryption keys are not usable");
+            return 78;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return 1;
+        }
+    };
+    let s = &config.codec_server;
+    let options = tk8s_codec::server::ServerOptions {
+        allowed_origins: s.allowed_origins.clone(),
+        tokens_file: s.tokens_file.clone(),
+        max_body_bytes: s.max_body_bytes,
+    };
+    let router = tk8s_codec::server::app(keys.codec(), options, tk8s_codec::server::ServerMetrics::new());
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(s.addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(addr = %s.addr, error = %e, "codec server cannot bind; hint: set TK8S_CODEC_SERVER_PORT to a free port");
+                return 1;
+            }
+        };
+        let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(addr = %bound, origins = ?s.allowed_origins, auth = s.tokens_file.is_some(),
+                       "codec server listening: POST /encode /decode (also /{{namespace}}/...), GET /livez /readyz /metrics");
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                keys.refresh();
+            }
+        });
+        let shutdown = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+            tracing::info!("shutdown requested: finishing open requests");
+        };
+        match axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            Ok(()) => {
+                tracing::info!("codec server stopped");
+                0
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "codec server failed");
+                1
+            }
+        }
+    })
+}
