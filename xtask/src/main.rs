@@ -68,18 +68,20 @@ fn tools() -> Result {
     if !venv.join("bin/openapi-spec-validator").is_file() {
         run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", OPENAPI_VALIDATOR_VERSION]))?;
     }
-    let mut debian = Vec::new();
-    if Command::new("promtool").arg("--version").output().is_err() {
-        debian.push("prometheus"); // promtool
-    }
-    if !Path::new("/usr/bin/chromium").is_file() {
-        debian.push("chromium"); // the Web UI test's browser
-    }
-    if !debian.is_empty() {
-        eprintln!("xtask: installing Debian packages: {}", debian.join(" "));
-        run(Command::new("apt-get").args(["update", "-qq"]))
-            .and_then(|_| run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&debian)))
-            .map_err(|e| format!("{e}; install Debian's {} by hand", debian.join(", ")))?;
+    let promtool = Command::new("promtool").arg("--version").output().is_err();
+    let chromium = !Path::new("/usr/bin/chromium").is_file();
+    if promtool || chromium {
+        let apt = |args: &[&str]| run(Command::new("apt-get").args(args));
+        let hint = |e: String| format!("{e}; install Debian's prometheus (promtool) and chromium packages by hand");
+        apt(&["update", "-qq"]).map_err(hint)?;
+        if promtool {
+            eprintln!("xtask: installing promtool (Debian package prometheus)");
+            apt(&["install", "-y", "-qq", "--no-install-recommends", "prometheus"]).map_err(hint)?;
+        }
+        if chromium {
+            eprintln!("xtask: installing Chromium (Debian package chromium) for the Web UI test");
+            apt(&["install", "-y", "-qq", "chromium"]).map_err(hint)?;
+        }
     }
     let ui = root().join("examples/greeting/tests/ui");
     if !ui.join("node_modules/playwright-core").is_dir() {
