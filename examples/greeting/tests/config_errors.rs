@@ -74,6 +74,12 @@ const CASES: &[Case] = &[
     Case { name: "temporal.toml: unknown profile", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml"), ("TEMPORAL_PROFILE", "staging")], args: &[], files: &[("temporal.toml", "[profile.default]\naddress = \"127.0.0.1:7233\"\n")], code: 78, expect: &["temporal.toml", "no profile \"staging\"", "profiles in the file: default"] },
     Case { name: "temporal.toml: not valid", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")], args: &[], files: &[("temporal.toml", "[profile.default]\nadress = \"x\"\n")], code: 78, expect: &["temporal.toml", "not a valid temporal.toml"] },
     Case { name: "temporal.toml: API key with TLS disabled", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")], args: &[], files: &[("temporal.toml", "[profile.default]\naddress = \"127.0.0.1:7233\"\napi_key = \"sekrit-api-key-0123456789\"\n[profile.default.tls]\ndisabled = true\n")], code: 78, expect: &["(profile default)", "API key"] },
+    case("codec key dir missing", &[("TK8S_CODEC_KEYS_DIR", "/nonexistent/keys")], &["env TK8S_CODEC_KEYS_DIR", "not one"]),
+    case("codec key too short", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-short")], &["short.key: key decodes to 5 bytes", "exactly 32"]),
+    case("codec key dir without active key", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive")], &["no `active` file", "hint: write the active key id"]),
+    case("codec active key unknown", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_ACTIVE_KEY", "k9")], &["active key id \"k9\" is not in the key ring (known: k1)"]),
+    case("codec inline keys malformed", &[("TK8S_CODEC_KEYS", SECRET)], &["entry 1 is not id=key", "TK8S_CODEC_KEYS"]),
+    case("codec keys twice", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_KEYS", SECRET)], &["env TK8S_CODEC_KEYS_DIR", "together with codec.keys"]),
     case("several problems at once", &[("TK8S_ADMIN_PORT", "x"), ("TK8S_LOG_LEVEL", "loud")], &["2 problems", "env TK8S_ADMIN_PORT", "env TK8S_LOG_LEVEL"]),
 ];
 
@@ -88,6 +94,11 @@ fn prepare_files(dir: &Path) {
     std::fs::write(dir.join("empty.key"), "\n").unwrap();
     std::fs::write(dir.join("api.key"), SECRET).unwrap();
     std::fs::create_dir_all(dir.join("halfdir")).unwrap();
+    std::fs::create_dir_all(dir.join("keys-short")).unwrap();
+    std::fs::write(dir.join("keys-short/short.key"), "c2hvcnQ=").unwrap();
+    std::fs::write(dir.join("keys-short/active"), "short").unwrap();
+    std::fs::create_dir_all(dir.join("keys-noactive")).unwrap();
+    std::fs::write(dir.join("keys-noactive/k1.key"), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
     std::fs::write(dir.join("halfdir/tls.crt"), &good.cert_pem).unwrap();
 }
 

@@ -1,0 +1,289 @@
+//! The deploy config (`tk8s-deploy.toml`): what `tk8s render` turns into manifests. Unknown keys
+//! are errors; every error names `file:line` and says what was expected. Environments override a
+//! few fields each and become kustomize overlays.
+
+use crate::RenderError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    pub app: App,
+    pub temporal: Temporal,
+    #[serde(default)]
+    pub encryption: Option<Encryption>,
+    pub worker: Role,
+    #[serde(default)]
+    pub orchestrator: Option<Orchestrator>,
+    #[serde(default)]
+    pub monitoring: Monitoring,
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// App name: object names and the `app.kubernetes.io/name` label.
+    pub name: String,
+    /// Image repository, e.g. `registry.example.com/greeting`.
+    pub image: String,
+    pub tag: String,
+    /// Kubernetes namespace the app runs in.
+    pub namespace: String,
+    /// Task queue (defaults to the app name).
+    #[serde(default)]
+    pub task_queue: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    None,
+    /// Client certificate from a `kubernetes.io/tls` Secret (`tls.crt`, `tls.key`, `ca.crt`).
+    Mtls,
+    /// API key from a Secret (key `api-key`); implies TLS.
+    ApiKey,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Temporal {
+    /// `host:port` of the Temporal frontend.
+    pub address: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    pub auth: Auth,
+    /// Secret holding the client certificate (auth = "mtls").
+    #[serde(default)]
+    pub tls_secret: Option<String>,
+    /// Secret holding the API key under `api-key` (auth = "api-key").
+    #[serde(default)]
+    pub api_key_secret: Option<String>,
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// Secret with one `<id>.key` entry per key and an `active` entry.
+    pub key_secret: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub cpu_request: String,
+    pub memory_request: String,
+    #[serde(default)]
+    pub cpu_limit: Option<String>,
+    pub memory_limit: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scaler {
+    #[default]
+    None,
+    /// HorizontalPodAutoscaler on CPU and the task queue backlog (an External metric from
+    /// prometheus-adapter, fed by the orchestrator's `tk8s_task_queue_backlog`).
+    Hpa,
+    /// KEDA ScaledObject with KEDA's `temporal` trigger.
+    Keda,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    #[serde(default)]
+    pub mode: Scaler,
+    pub min_replicas: i32,
+    pub max_replicas: i32,
+    #[serde(default = "default_cpu")]
+    pub cpu_utilization: i32,
+    /// Desired backlog per worker pod.
+    #[serde(default = "default_backlog")]
+    pub backlog_per_pod: i32,
+}
+
+fn default_cpu() -> i32 {
+    70
+}
+fn default_backlog() -> i32 {
+    20
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    pub replicas: i32,
+    pub resources: Resources,
+    /// Drain time after SIGTERM (the host's `shutdown.grace`).
+    #[serde(default = "default_grace")]
+    pub shutdown_grace: String,
+    #[serde(default)]
+    pub autoscaling: Option<Autoscaling>,
+    /// Pods that may be unavailable during voluntary disruptions (PodDisruptionBudget).
+    #[serde(default = "default_one")]
+    pub max_unavailable: i32,
+    #[serde(default = "default_one")]
+    pub max_surge: i32,
+    /// Spread pods across zones and nodes.
+    #[serde(default = "default_true")]
+    pub spread: bool,
+    /// Extra `TK8S_*` settings for this role (see the configuration reference).
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+fn default_grace() -> String {
+    "20s".into()
+}
+fn default_one() -> i32 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Orchestrator {
+    #[serde(flatten)]
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Monitoring {
+    /// Namespace of the Prometheus that scrapes the admin port (NetworkPolicy ingress).
+    #[serde(default = "default_monitoring")]
+    pub namespace: String,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring { namespace: default_monitoring() }
+    }
+}
+
+fn default_monitoring() -> String {
+    "monitoring".into()
+}
+
+/// What an environment may override.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub worker_replicas: Option<i32>,
+    #[serde(default)]
+    pub min_replicas: Option<i32>,
+    #[serde(default)]
+    pub max_replicas: Option<i32>,
+    #[serde(default)]
+    pub log_level: Option<String>,
+}
+
+impl DeployConfig {
+    /// Parse and check a deploy config; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<DeployConfig, RenderError> {
+        let config: DeployConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(1);
+            RenderError::Config(format!("{}:{line}: {}", path.display(), e.message().trim()))
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    pub fn load(path: &Path) -> Result<DeployConfig, RenderError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RenderError::Config(format!("{}: cannot read: {e}", path.display())))?;
+        DeployConfig::parse(path, &text)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), RenderError> {
+        let mut problems = Vec::new();
+        let dns = |s: &str| !s.is_empty() && s.len() <= 53 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !s.starts_with('-') && !s.ends_with('-');
+        if !dns(&self.app.name) {
+            problems.push(format!("app.name {:?} must be a DNS label (lowercase letters, digits, '-', at most 53 characters)", self.app.name));
+        }
+        if !dns(&self.app.namespace) {
+            problems.push(format!("app.namespace {:?} must be a DNS label", self.app.namespace));
+        }
+        if self.temporal.address.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
+            problems.push(format!("temporal.address {:?} must be host:port", self.temporal.address));
+        }
+        match self.temporal.auth {
+            Auth::Mtls if self.temporal.tls_secret.is_none() => problems.push("temporal.auth = \"mtls\" needs temporal.tls_secret (a kubernetes.io/tls Secret)".into()),
+            Auth::ApiKey if self.temporal.api_key_secret.is_none() => problems.push("temporal.auth = \"api-key\" needs temporal.api_key_secret".into()),
+            _ => {}
+        }
+        let mut roles = vec![("worker", &self.worker)];
+        if let Some(o) = &self.orchestrator {
+            roles.push(("orchestrator", &o.role));
+        }
+        for (name, role) in roles {
+            if tk8s_config::parse_duration(&role.shutdown_grace).is_none() {
+                problems.push(format!("{name}.shutdown_grace {:?} is not a duration such as \"20s\"", role.shutdown_grace));
+            }
+            if role.replicas < 0 {
+                problems.push(format!("{name}.replicas must not be negative"));
+            }
+            for key in role.settings.keys() {
+                if tk8s_config::spec::SETTINGS.iter().all(|s| s.env != key) {
+                    problems.push(format!("{name}.settings.{key} is not a known setting (see the configuration reference)"));
+                }
+            }
+            if let Some(a) = &role.autoscaling
+                && (a.min_replicas < 1 || a.max_replicas < a.min_replicas)
+            {
+                problems.push(format!("{name}.autoscaling needs 1 <= min_replicas <= max_replicas"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RenderError::Config(problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect::<Vec<_>>().join("\n")))
+        }
+    }
+
+    pub fn task_queue(&self) -> &str {
+        self.app.task_queue.as_deref().unwrap_or(&self.app.name)
+    }
+
+    /// The config as one environment sees it.
+    pub fn for_environment(&self, env: &Environment) -> DeployConfig {
+        let mut c = self.clone();
+        if let Some(tag) = &env.tag {
+            c.app.tag = tag.clone();
+        }
+        if let Some(r) = env.worker_replicas {
+            c.worker.replicas = r;
+        }
+        if let Some(a) = &mut c.worker.autoscaling {
+            a.min_replicas = env.min_replicas.unwrap_or(a.min_replicas);
+            a.max_replicas = env.max_replicas.unwrap_or(a.max_replicas);
+        }
+        if let Some(level) = &env.log_level {
+            for role in std::iter::once(&mut c.worker).chain(c.orchestrator.as_mut().map(|o| &mut o.role)) {
+                role.settings.insert("TK8S_LOG_LEVEL".into(), level.clone());
+            }
+        }
+        c
+    }
+}
+
+/// Parse a duration setting that [`DeployConfig::check`] already accepted.
+pub fn grace(role: &Role) -> Duration {
+    tk8s_config::parse_duration(&role.shutdown_grace).unwrap_or(Duration::from_secs(20))
+}

@@ -1,0 +1,227 @@
+//! `tk8s lint`: Temporal-specific mistakes that generic scanners do not know, checked on any
+//! manifests (ours or hand-written). Each finding names the object, says what is wrong and how
+//! to fix it. A container counts as a temporal-k8s host when it runs `worker`, `orchestrator`
+//! or sets any `TK8S_*` variable.
+
+use crate::objects::admin_port;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub object: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}\n  hint: {}", self.rule, self.object, self.message, self.hint)
+    }
+}
+
+/// The rules, for `tk8s lint --help` and the README.
+pub const RULES: &[(&str, &str)] = &[
+    ("TK001", "terminationGracePeriodSeconds shorter than the drain (shutdown grace + hard deadline)"),
+    ("TK002", "probes that do not hit the host's /livez, /readyz, /startupz on its admin port, or exec probes"),
+    ("TK003", "autoscaling (HPA or KEDA) aimed at the orchestrator"),
+    ("TK004", "PodDisruptionBudget that blocks every eviction"),
+    ("TK005", "secrets inlined in manifests (Secret data, or API keys, codec keys, private keys as plain env)"),
+    ("TK006", "containers without CPU/memory requests or a memory limit"),
+    ("TK007", "more than one orchestrator replica (duplicate starts are rejected, but the work is wasted)"),
+    ("TK008", "an API key configured with TLS turned off"),
+];
+
+const SECRET_ENV: &[&str] = &["TEMPORAL_API_KEY", "TK8S_CODEC_KEYS", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_CERT_DATA"];
+
+fn name_of(o: &Value) -> String {
+    format!("{}/{}", o["kind"].as_str().unwrap_or("?"), o["metadata"]["name"].as_str().unwrap_or("?"))
+}
+
+fn finding(rule: &'static str, o: &Value, message: String, hint: &str) -> Finding {
+    Finding { rule, object: name_of(o), message, hint: hint.into() }
+}
+
+/// A workload's containers and their effective environment (ConfigMaps from `envFrom` included).
+struct Host<'a> {
+    object: &'a Value,
+    container: &'a Value,
+    role: Option<String>,
+    env: BTreeMap<String, String>,
+}
+
+fn hosts<'a>(objects: &'a [Value]) -> Vec<Host<'a>> {
+    let config_maps: BTreeMap<&str, &Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ConfigMap")
+        .filter_map(|o| Some((o["metadata"]["name"].as_str()?, &o["data"])))
+        .collect();
+    let mut out = Vec::new();
+    for o in objects.iter().filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet" | "WorkerDeployment"))) {
+        let Some(containers) = o.pointer("/spec/template/spec/containers").and_then(Value::as_array) else { continue };
+        for c in containers {
+            let mut env = BTreeMap::new();
+            for from in c["envFrom"].as_array().into_iter().flatten() {
+                if let Some(Value::Object(data)) = from["configMapRef"]["name"].as_str().and_then(|n| config_maps.get(n).copied()) {
+                    env.extend(data.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())));
+                }
+            }
+            for e in c["env"].as_array().into_iter().flatten() {
+                if let Some(name) = e["name"].as_str() {
+                    env.insert(name.to_string(), e["value"].as_str().map(String::from).unwrap_or_else(|| "<from secret>".into()));
+                }
+            }
+            let role = c["args"][0].as_str().filter(|a| *a == "worker" || *a == "orchestrator").map(String::from);
+            if role.is_some() || env.keys().any(|k| k.starts_with("TK8S_")) {
+                out.push(Host { object: o, container: c, role, env });
+            }
+        }
+    }
+    out
+}
+
+fn setting_duration(env: &BTreeMap<String, String>, var: &str, key: &str) -> Duration {
+    env.get(var)
+        .and_then(|v| tk8s_config::parse_duration(v))
+        .or_else(|| tk8s_config::spec::by_key(key).and_then(|s| s.default).and_then(tk8s_config::parse_duration))
+        .unwrap_or_default()
+}
+
+fn port_matches(probe: &Value, container: &Value, port: i64) -> bool {
+    match &probe["httpGet"]["port"] {
+        Value::Number(n) => n.as_i64() == Some(port),
+        Value::String(name) => container["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"].as_str() == Some(name) && p["containerPort"].as_i64() == Some(port)),
+        _ => false,
+    }
+}
+
+/// Check manifests (each a parsed object). Returns every finding, in object order.
+pub fn lint(objects: &[Value]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let hosts = hosts(objects);
+    for h in &hosts {
+        let o = h.object;
+        let port = h.env.get("TK8S_ADMIN_PORT").and_then(|p| p.parse().ok()).unwrap_or(i64::from(admin_port()));
+        // TK001
+        let drain = setting_duration(&h.env, "TK8S_SHUTDOWN_GRACE", "shutdown.grace") + setting_duration(&h.env, "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown.hard_deadline");
+        let period = o.pointer("/spec/template/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        if (period as u64) < drain.as_secs() {
+            out.push(finding("TK001", o, format!(
+                "terminationGracePeriodSeconds is {period}s but the host drains for up to {}s (TK8S_SHUTDOWN_GRACE + TK8S_SHUTDOWN_HARD_DEADLINE); the kubelet would SIGKILL in-flight activities",
+                drain.as_secs()),
+                "set terminationGracePeriodSeconds to the drain plus a few seconds, or shorten TK8S_SHUTDOWN_GRACE"));
+        }
+        // TK002
+        for (field, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/livez"), ("startupProbe", "/startupz")] {
+            let probe = &h.container[field];
+            if probe.is_null() {
+                if field == "readinessProbe" {
+                    out.push(finding("TK002", o, format!("container {} has no readinessProbe", h.container["name"].as_str().unwrap_or("?")),
+                        "probe httpGet /readyz on the admin port: it is 503 until the worker polls and during drains"));
+                }
+                continue;
+            }
+            if !probe["exec"].is_null() {
+                out.push(finding("TK002", o, format!("{field} is an exec probe; it says nothing about the worker"), &format!("use httpGet {path} on port {port}")));
+            } else if probe["httpGet"]["path"].as_str() != Some(path) || !port_matches(probe, h.container, port) {
+                out.push(finding("TK002", o, format!(
+                    "{field} calls {}:{} but the host serves {path} on port {port}",
+                    probe["httpGet"]["path"].as_str().unwrap_or("?"), probe["httpGet"]["port"]),
+                    &format!("use httpGet {path} on the admin port ({port}, TK8S_ADMIN_PORT)")));
+            }
+        }
+        // TK005
+        for e in h.container["env"].as_array().into_iter().flatten() {
+            if let Some(name) = e["name"].as_str()
+                && SECRET_ENV.contains(&name)
+                && e["value"].is_string()
+            {
+                out.push(finding("TK005", o, format!("{name} is set inline in the manifest"), "reference a Secret (secretKeyRef or a mounted file such as TK8S_API_KEY_FILE)"));
+            }
+        }
+        // TK006
+        let r = &h.container["resources"];
+        if r["requests"]["cpu"].is_null() || r["requests"]["memory"].is_null() || r["limits"]["memory"].is_null() {
+            out.push(finding("TK006", o, format!("container {} lacks cpu/memory requests or a memory limit", h.container["name"].as_str().unwrap_or("?")),
+                "set requests (the scheduler and HPA need them) and a memory limit"));
+        }
+        // TK007
+        if h.role.as_deref() == Some("orchestrator") && o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) > 1 {
+            out.push(finding("TK007", o, "runs more than one orchestrator replica".into(),
+                "run one: ids are deterministic, so extra replicas only race to start the same workflows"));
+        }
+        // TK008
+        let has_key = h.env.contains_key("TEMPORAL_API_KEY") || h.env.contains_key("TK8S_API_KEY_FILE");
+        if has_key && h.env.get("TEMPORAL_TLS").is_some_and(|v| matches!(v.as_str(), "false" | "0" | "no" | "off")) {
+            out.push(finding("TK008", o, "an API key is configured with TEMPORAL_TLS=false".into(), "API keys must travel over TLS: remove TEMPORAL_TLS=false"));
+        }
+    }
+    let orchestrators: Vec<&str> = hosts.iter().filter(|h| h.role.as_deref() == Some("orchestrator")).filter_map(|h| h.object["metadata"]["name"].as_str()).collect();
+    for o in objects {
+        match o["kind"].as_str() {
+            // TK003
+            Some("HorizontalPodAutoscaler" | "ScaledObject") => {
+                let target = o["spec"]["scaleTargetRef"]["name"].as_str().unwrap_or("");
+                if orchestrators.contains(&target) {
+                    out.push(finding("TK003", o, format!("scales {target}, which runs the orchestrator"),
+                        "autoscale the worker Deployment; the orchestrator starts work and must stay at one replica"));
+                }
+            }
+            // TK004
+            Some("PodDisruptionBudget") => {
+                let spec = &o["spec"];
+                let blocks = match (&spec["maxUnavailable"], &spec["minAvailable"]) {
+                    (Value::Number(n), _) => n.as_i64() == Some(0),
+                    (Value::String(s), _) => s.trim() == "0%" || s.trim() == "0",
+                    (_, Value::String(s)) => s.trim() == "100%",
+                    (_, Value::Number(n)) => {
+                        let selector = &spec["selector"]["matchLabels"];
+                        let replicas = objects.iter().filter(|d| d["kind"] == "Deployment").find(|d| {
+                            let labels = &d["spec"]["template"]["metadata"]["labels"];
+                            selector.as_object().is_some_and(|m| m.iter().all(|(k, v)| &labels[k] == v))
+                        }).and_then(|d| d.pointer("/spec/replicas").and_then(Value::as_i64));
+                        replicas.is_some_and(|r| n.as_i64().unwrap_or(0) >= r)
+                    }
+                    _ => false,
+                };
+                if blocks {
+                    out.push(finding("TK004", o, "allows no voluntary eviction: node drains and cluster upgrades stall".into(),
+                        "allow at least one pod to go: maxUnavailable: 1 (workers drain gracefully)"));
+                }
+            }
+            // TK005
+            Some("Secret") if !o["data"].is_null() || !o["stringData"].is_null() => {
+                out.push(finding("TK005", o, "a Secret with its values is part of the manifests".into(),
+                    "keep Secret values out of git: create them out of band (or with a SecretProviderClass / sealed secrets) and only reference them"));
+            }
+            Some("ConfigMap") => {
+                for key in SECRET_ENV {
+                    if !o["data"][key].is_null() {
+                        out.push(finding("TK005", o, format!("{key} is stored in a ConfigMap"), "move it to a Secret and mount it"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Parse every YAML document in `text` (skipping empty ones).
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(text) {
+        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| e.to_string())?;
+        if !v.is_null() {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}

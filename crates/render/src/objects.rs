@@ -1,0 +1,429 @@
+//! From a deploy config to Kubernetes objects, built with typed `k8s-openapi` structs. Ports,
+//! probe paths and defaults come from `tk8s-config`'s settings table, the same source the binary
+//! reads, so a rendered manifest cannot disagree with the binary it runs.
+
+use crate::deploy::{Auth, DeployConfig, Role, Scaler, grace};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, ExternalMetricSource, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
+    MetricIdentifier, MetricSpec, MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, HTTPGetAction,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Path inside the container of each mounted Secret.
+pub const TLS_DIR: &str = "/etc/temporal/tls";
+pub const API_KEY_DIR: &str = "/etc/temporal/api-key";
+pub const CODEC_KEYS_DIR: &str = "/etc/tk8s/codec-keys";
+/// Extra seconds between the host's own hard deadline and the kubelet's SIGKILL.
+pub const KILL_MARGIN_S: i64 = 5;
+
+/// The admin port and paths, from the settings table the binary itself uses.
+pub fn admin_port() -> i32 {
+    tk8s_config::spec::by_key("admin.port").and_then(|s| s.default).and_then(|p| p.parse().ok()).unwrap_or(9090)
+}
+
+fn hard_deadline_s() -> i64 {
+    tk8s_config::spec::by_key("shutdown.hard_deadline")
+        .and_then(|s| s.default)
+        .and_then(tk8s_config::parse_duration)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(5)
+}
+
+/// A rendered object: file name (without directory) and its JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub file: String,
+    pub value: Value,
+}
+
+fn obj<T: serde::Serialize + k8s_openapi::Resource>(file: &str, o: &T) -> Object {
+    let mut value = serde_json::to_value(o).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut value {
+        m.insert("apiVersion".into(), Value::String(T::API_VERSION.into()));
+        m.insert("kind".into(), Value::String(T::KIND.into()));
+    }
+    Object { file: file.into(), value }
+}
+
+fn labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
+    [
+        ("app.kubernetes.io/name", c.app.name.as_str()),
+        ("app.kubernetes.io/instance", c.app.name.as_str()),
+        ("app.kubernetes.io/component", component),
+        ("app.kubernetes.io/part-of", c.app.name.as_str()),
+        ("app.kubernetes.io/version", c.app.tag.as_str()),
+        ("app.kubernetes.io/managed-by", "tk8s"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn selector_labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
+    [("app.kubernetes.io/name", c.app.name.as_str()), ("app.kubernetes.io/component", component)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn meta(c: &DeployConfig, name: String, component: &str) -> ObjectMeta {
+    ObjectMeta { name: Some(name), namespace: Some(c.app.namespace.clone()), labels: Some(labels(c, component)), ..Default::default() }
+}
+
+/// Non-secret settings shared by both roles.
+fn config_map(c: &DeployConfig) -> ConfigMap {
+    let mut data = BTreeMap::new();
+    let mut put = |k: &str, v: &str| {
+        data.insert(k.to_string(), v.to_string());
+    };
+    put("TEMPORAL_ADDRESS", &c.temporal.address);
+    put("TEMPORAL_NAMESPACE", &c.temporal.namespace);
+    put("TK8S_TASK_QUEUE", c.task_queue());
+    put("TK8S_LOG_FORMAT", "json");
+    put("TK8S_ADMIN_PORT", &admin_port().to_string());
+    match c.temporal.auth {
+        Auth::None => {}
+        Auth::Mtls => put("TK8S_TLS_CERT_DIR", TLS_DIR),
+        Auth::ApiKey => {
+            put("TEMPORAL_TLS", "true");
+            put("TK8S_API_KEY_FILE", &format!("{API_KEY_DIR}/api-key"));
+        }
+    }
+    if let Some(name) = &c.temporal.server_name {
+        put("TEMPORAL_TLS_SERVER_NAME", name);
+    }
+    if c.encryption.is_some() {
+        put("TK8S_CODEC_KEYS_DIR", CODEC_KEYS_DIR);
+    }
+    ConfigMap { metadata: meta(c, format!("{}-config", c.app.name), "config"), data: Some(data), ..Default::default() }
+}
+
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String("admin".into()), ..Default::default() }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Default::default()
+    }
+}
+
+fn quantity(s: &str) -> Quantity {
+    Quantity(s.to_string())
+}
+
+fn secret_volume(name: &str, secret: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        secret: Some(SecretVolumeSource { secret_name: Some(secret.into()), default_mode: Some(0o440), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
+    let name = format!("{}-{component}", c.app.name);
+    let mut env: Vec<EnvVar> = role
+        .settings
+        .iter()
+        .map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() })
+        .collect();
+    env.push(EnvVar { name: "TK8S_SHUTDOWN_GRACE".into(), value: Some(role.shutdown_grace.clone()), ..Default::default() });
+    let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
+    let mut mount = |volume: Volume, path: &str| {
+        mounts.push(VolumeMount { name: volume.name.clone(), mount_path: path.into(), read_only: Some(true), ..Default::default() });
+        volumes.push(volume);
+    };
+    match (c.temporal.auth, &c.temporal.tls_secret, &c.temporal.api_key_secret) {
+        (Auth::Mtls, Some(secret), _) => mount(secret_volume("temporal-tls", secret), TLS_DIR),
+        (Auth::ApiKey, _, Some(secret)) => mount(secret_volume("temporal-api-key", secret), API_KEY_DIR),
+        _ => {}
+    }
+    if let Some(e) = &c.encryption {
+        mount(secret_volume("codec-keys", &e.key_secret), CODEC_KEYS_DIR);
+    }
+    let image = format!("{}:{}", c.app.image, c.app.tag);
+    let security = SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    };
+    let env_from = vec![EnvFromSource {
+        config_map_ref: Some(ConfigMapEnvSource { name: format!("{}-config", c.app.name), ..Default::default() }),
+        ..Default::default()
+    }];
+    let r = &role.resources;
+    let mut limits = BTreeMap::from([("memory".to_string(), quantity(&r.memory_limit))]);
+    if let Some(cpu) = &r.cpu_limit {
+        limits.insert("cpu".into(), quantity(cpu));
+    }
+    let resources = ResourceRequirements {
+        requests: Some(BTreeMap::from([("cpu".into(), quantity(&r.cpu_request)), ("memory".into(), quantity(&r.memory_request))])),
+        limits: Some(limits),
+        ..Default::default()
+    };
+    let container = Container {
+        name: component.into(),
+        image: Some(image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        args: Some(vec![component.into()]),
+        env_from: Some(env_from.clone()),
+        env: Some(env.clone()),
+        ports: Some(vec![ContainerPort { name: Some("admin".into()), container_port: admin_port(), protocol: Some("TCP".into()), ..Default::default() }]),
+        startup_probe: Some(http_probe("/startupz", 2, 60)),
+        readiness_probe: Some(http_probe("/readyz", 5, 2)),
+        liveness_probe: Some(http_probe("/livez", 10, 3)),
+        resources: Some(resources.clone()),
+        security_context: Some(security.clone()),
+        volume_mounts: (!mounts.is_empty()).then(|| mounts.clone()),
+        ..Default::default()
+    };
+    // Waits for Temporal with the app's own check (no curl in a distroless image).
+    let wait = Container {
+        name: "wait-for-temporal".into(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        args: Some(vec!["check".into()]),
+        env_from: Some(env_from),
+        env: Some(vec![EnvVar { name: "TK8S_CONNECT_TIMEOUT".into(), value: Some("120s".into()), ..Default::default() }]),
+        resources: Some(resources),
+        security_context: Some(security),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        ..Default::default()
+    };
+    let spread = role.spread.then(|| {
+        ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+            .iter()
+            .map(|key| TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: key.to_string(),
+                when_unsatisfiable: "ScheduleAnyway".into(),
+                label_selector: Some(LabelSelector { match_labels: Some(selector_labels(c, component)), ..Default::default() }),
+                ..Default::default()
+            })
+            .collect()
+    });
+    let grace_s = grace(role).as_secs() as i64 + hard_deadline_s() + KILL_MARGIN_S;
+    let annotations = BTreeMap::from([
+        ("prometheus.io/scrape".to_string(), "true".to_string()),
+        ("prometheus.io/port".to_string(), admin_port().to_string()),
+        ("prometheus.io/path".to_string(), "/metrics".to_string()),
+    ]);
+    // An autoscaled worker leaves `replicas` to the HPA or KEDA.
+    let replicas = match &role.autoscaling {
+        Some(a) if a.mode != Scaler::None => None,
+        _ => Some(role.replicas),
+    };
+    Deployment {
+        metadata: meta(c, name.clone(), component),
+        spec: Some(DeploymentSpec {
+            replicas,
+            revision_history_limit: Some(5),
+            selector: LabelSelector { match_labels: Some(selector_labels(c, component)), ..Default::default() },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(role.max_surge)),
+                    max_unavailable: Some(IntOrString::Int(if component == "orchestrator" { 0 } else { role.max_unavailable })),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(c, component)), annotations: Some(annotations), ..Default::default() }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(name.clone()),
+                    automount_service_account_token: Some(false),
+                    termination_grace_period_seconds: Some(grace_s),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(65532),
+                        run_as_group: Some(65532),
+                        fs_group: Some(65532),
+                        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+                        ..Default::default()
+                    }),
+                    init_containers: Some(vec![wait]),
+                    containers: vec![container],
+                    topology_spread_constraints: spread,
+                    volumes: (!volumes.is_empty()).then_some(volumes),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn service_account(c: &DeployConfig, component: &str) -> ServiceAccount {
+    ServiceAccount {
+        metadata: meta(c, format!("{}-{component}", c.app.name), component),
+        automount_service_account_token: Some(false),
+        ..Default::default()
+    }
+}
+
+fn metrics_service(c: &DeployConfig, component: &str) -> Service {
+    Service {
+        metadata: meta(c, format!("{}-{component}-metrics", c.app.name), component),
+        spec: Some(ServiceSpec {
+            selector: Some(selector_labels(c, component)),
+            ports: Some(vec![ServicePort {
+                name: Some("admin".into()),
+                port: admin_port(),
+                target_port: Some(IntOrString::String("admin".into())),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn pdb(c: &DeployConfig) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(c, format!("{}-worker", c.app.name), "worker"),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(c.worker.max_unavailable)),
+            selector: Some(LabelSelector { match_labels: Some(selector_labels(c, "worker")), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn hpa(c: &DeployConfig) -> Option<HorizontalPodAutoscaler> {
+    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Scaler::Hpa)?;
+    let name = format!("{}-worker", c.app.name);
+    Some(HorizontalPodAutoscaler {
+        metadata: meta(c, name.clone(), "worker"),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference { api_version: Some("apps/v1".into()), kind: "Deployment".into(), name },
+            min_replicas: Some(a.min_replicas),
+            max_replicas: a.max_replicas,
+            metrics: Some(vec![
+                MetricSpec {
+                    type_: "Resource".into(),
+                    resource: Some(ResourceMetricSource {
+                        name: "cpu".into(),
+                        target: MetricTarget { type_: "Utilization".into(), average_utilization: Some(a.cpu_utilization), ..Default::default() },
+                    }),
+                    ..Default::default()
+                },
+                MetricSpec {
+                    type_: "External".into(),
+                    external: Some(ExternalMetricSource {
+                        metric: MetricIdentifier {
+                            name: "tk8s_task_queue_backlog".into(),
+                            selector: Some(LabelSelector {
+                                match_labels: Some(BTreeMap::from([
+                                    ("task_queue".to_string(), c.task_queue().to_string()),
+                                    ("task_type".to_string(), "activity".to_string()),
+                                ])),
+                                ..Default::default()
+                            }),
+                        },
+                        target: MetricTarget { type_: "AverageValue".into(), average_value: Some(quantity(&a.backlog_per_pod.to_string())), ..Default::default() },
+                    }),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// KEDA's ScaledObject (a CRD: kept as JSON) with KEDA's `temporal` trigger.
+fn scaled_object(c: &DeployConfig) -> Option<Object> {
+    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Scaler::Keda)?;
+    let mut metadata = json!({
+        "endpoint": c.temporal.address,
+        "namespace": c.temporal.namespace,
+        "taskQueue": c.task_queue(),
+        "targetQueueSize": a.backlog_per_pod.to_string(),
+        "queueTypes": "workflow,activity",
+    });
+    if c.temporal.auth == Auth::ApiKey {
+        metadata["apiKeyFromEnv"] = json!("TEMPORAL_API_KEY");
+    }
+    Some(Object {
+        file: "scaledobject-worker.yaml".into(),
+        value: json!({
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": { "name": format!("{}-worker", c.app.name), "namespace": c.app.namespace, "labels": labels(c, "worker") },
+            "spec": {
+                "scaleTargetRef": { "name": format!("{}-worker", c.app.name) },
+                "minReplicaCount": a.min_replicas,
+                "maxReplicaCount": a.max_replicas,
+                "triggers": [ { "type": "temporal", "metadata": metadata } ],
+            },
+        }),
+    })
+}
+
+fn network_policy(c: &DeployConfig) -> NetworkPolicy {
+    let temporal_port = c.temporal.address.rsplit_once(':').and_then(|(_, p)| p.parse::<i32>().ok()).unwrap_or(7233);
+    let port = |p: i32, proto: &str| NetworkPolicyPort { port: Some(IntOrString::Int(p)), protocol: Some(proto.into()), ..Default::default() };
+    let ns = |name: &str| NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".to_string(), name.to_string())])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    NetworkPolicy {
+        metadata: meta(c, c.app.name.clone(), "network"),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([("app.kubernetes.io/name".to_string(), c.app.name.clone())])),
+                ..Default::default()
+            }),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule { from: Some(vec![ns(&c.monitoring.namespace)]), ports: Some(vec![port(admin_port(), "TCP")]) }]),
+            egress: Some(vec![
+                NetworkPolicyEgressRule { to: Some(vec![ns("kube-system")]), ports: Some(vec![port(53, "UDP"), port(53, "TCP")]) },
+                NetworkPolicyEgressRule { to: None, ports: Some(vec![port(temporal_port, "TCP")]) },
+            ]),
+        }),
+    }
+}
+
+/// Every object for one configuration, in a stable order.
+pub fn objects(c: &DeployConfig) -> Vec<Object> {
+    let mut out = vec![
+        obj("configmap.yaml", &config_map(c)),
+        obj("serviceaccount-worker.yaml", &service_account(c, "worker")),
+        obj("deployment-worker.yaml", &deployment(c, &c.worker, "worker")),
+        obj("service-worker-metrics.yaml", &metrics_service(c, "worker")),
+        obj("pdb-worker.yaml", &pdb(c)),
+        obj("networkpolicy.yaml", &network_policy(c)),
+    ];
+    if let Some(h) = hpa(c) {
+        out.push(obj("hpa-worker.yaml", &h));
+    }
+    out.extend(scaled_object(c));
+    if let Some(o) = &c.orchestrator {
+        out.push(obj("serviceaccount-orchestrator.yaml", &service_account(c, "orchestrator")));
+        out.push(obj("deployment-orchestrator.yaml", &deployment(c, &o.role, "orchestrator")));
+        out.push(obj("service-orchestrator-metrics.yaml", &metrics_service(c, "orchestrator")));
+    }
+    out
+}
