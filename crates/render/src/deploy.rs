@@ -22,6 +22,16 @@ pub struct DeployConfig {
     pub monitoring: Monitoring,
     #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
+    /// Policy checks (checkov ids) deliberately not met, each with the reason why.
+    #[serde(default)]
+    pub skip_checks: Vec<SkipCheck>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SkipCheck {
+    pub id: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -248,6 +258,14 @@ impl DeployConfig {
                 && (a.min_replicas < 1 || a.max_replicas < a.min_replicas)
             {
                 problems.push(format!("{name}.autoscaling needs 1 <= min_replicas <= max_replicas"));
+            }
+        }
+        for skip in &self.skip_checks {
+            if skip.reason.trim().len() < 10 {
+                problems.push(format!("skip_checks {}: give a written reason (at least a sentence) for not meeting the check", skip.id));
+            }
+            if !skip.id.starts_with("CKV") || skip.id.contains(char::is_whitespace) {
+                problems.push(format!("skip_checks id {:?} is not a checkov check id (CKV_...)", skip.id));
             }
         }
         if problems.is_empty() {

@@ -8,9 +8,9 @@ mod lint;
 mod objects;
 mod output;
 
-pub use deploy::{App, Auth, Autoscaling, DeployConfig, Environment, Role, Scaler, Temporal};
+pub use deploy::{App, Auth, Autoscaling, DeployConfig, Environment, Role, Scaler, SkipCheck, Temporal};
 pub use lint::{Finding, RULES, lint, parse_documents};
-pub use objects::{Object, admin_port, objects};
+pub use objects::{Object, admin_port, alert_groups, objects};
 pub use output::{files, objects_for, to_yaml, write_all};
 
 #[derive(Debug, thiserror::Error)]

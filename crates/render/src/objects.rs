@@ -181,7 +181,7 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
     let container = Container {
         name: component.into(),
         image: Some(image.clone()),
-        image_pull_policy: Some("IfNotPresent".into()),
+        image_pull_policy: Some("Always".into()),
         args: Some(vec![component.into()]),
         env_from: Some(env_from.clone()),
         env: Some(env.clone()),
@@ -198,7 +198,7 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
     let wait = Container {
         name: "wait-for-temporal".into(),
         image: Some(image),
-        image_pull_policy: Some("IfNotPresent".into()),
+        image_pull_policy: Some("Always".into()),
         args: Some(vec!["check".into()]),
         env_from: Some(env_from),
         env: Some(vec![EnvVar { name: "TK8S_CONNECT_TIMEOUT".into(), value: Some("120s".into()), ..Default::default() }]),
@@ -230,8 +230,14 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
         Some(a) if a.mode != Scaler::None => None,
         _ => Some(role.replicas),
     };
+    let mut metadata = meta(c, name.clone(), component);
+    if !c.skip_checks.is_empty() {
+        metadata.annotations = Some(
+            c.skip_checks.iter().enumerate().map(|(i, s)| (format!("checkov.io/skip{}", i + 1), format!("{}={}", s.id, s.reason))).collect(),
+        );
+    }
     Deployment {
-        metadata: meta(c, name.clone(), component),
+        metadata,
         spec: Some(DeploymentSpec {
             replicas,
             revision_history_limit: Some(5),
@@ -406,6 +412,70 @@ fn network_policy(c: &DeployConfig) -> NetworkPolicy {
     }
 }
 
+/// Alert rules (Prometheus rule groups): worker not ready, backlog growing, poll failures, slow
+/// schedule-to-start. Rendered as a PrometheusRule and as a plain rules file for promtool.
+pub fn alert_groups(c: &DeployConfig) -> Value {
+    let tq = c.task_queue();
+    let ns = &c.app.namespace;
+    json!([{
+        "name": format!("{}-temporal", c.app.name),
+        "rules": [
+            {
+                "alert": "TemporalWorkerNotReady",
+                "expr": format!("min by (namespace, pod) (tk8s_ready{{namespace=\"{ns}\"}}) == 0"),
+                "for": "5m",
+                "labels": { "severity": "warning" },
+                "annotations": {
+                    "summary": "A temporal-k8s host has been unready for 5 minutes",
+                    "description": "{{ $labels.pod }} answers 503 on /readyz: not connected to Temporal, polls failing, or stuck draining. See its /readyz body."
+                }
+            },
+            {
+                "alert": "TemporalBacklogGrowing",
+                "expr": format!("tk8s_task_queue_backlog{{task_queue=\"{tq}\"}} > 100 and deriv(tk8s_task_queue_backlog{{task_queue=\"{tq}\"}}[10m]) > 0"),
+                "for": "15m",
+                "labels": { "severity": "warning" },
+                "annotations": {
+                    "summary": "Task queue backlog above 100 and still growing",
+                    "description": "{{ $labels.task_type }} backlog on {{ $labels.task_queue }} is {{ $value }}: workers cannot keep up (check autoscaling limits and worker errors)."
+                }
+            },
+            {
+                "alert": "TemporalPollFailures",
+                "expr": format!("sum by (namespace, pod) (rate(temporal_long_request_failure_total{{namespace=\"{ns}\",operation=~\"Poll.*\"}}[5m])) > 0"),
+                "for": "10m",
+                "labels": { "severity": "critical" },
+                "annotations": {
+                    "summary": "Task queue polls keep failing",
+                    "description": "{{ $labels.pod }} cannot poll Temporal: check connectivity, TLS material and credentials."
+                }
+            },
+            {
+                "alert": "TemporalScheduleToStartSlow",
+                "expr": format!("histogram_quantile(0.95, sum by (le, task_queue) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket{{task_queue=\"{tq}\"}}[5m]))) > 10"),
+                "for": "10m",
+                "labels": { "severity": "warning" },
+                "annotations": {
+                    "summary": "Activities wait more than 10 s to start (p95)",
+                    "description": "Workers on {{ $labels.task_queue }} lack slots or replicas."
+                }
+            }
+        ]
+    }])
+}
+
+fn prometheus_rule(c: &DeployConfig) -> Object {
+    Object {
+        file: "prometheusrule.yaml".into(),
+        value: json!({
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": { "name": c.app.name, "namespace": c.app.namespace, "labels": labels(c, "monitoring") },
+            "spec": { "groups": alert_groups(c) },
+        }),
+    }
+}
+
 /// Every object for one configuration, in a stable order.
 pub fn objects(c: &DeployConfig) -> Vec<Object> {
     let mut out = vec![
@@ -420,6 +490,7 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
         out.push(obj("hpa-worker.yaml", &h));
     }
     out.extend(scaled_object(c));
+    out.push(prometheus_rule(c));
     if let Some(o) = &c.orchestrator {
         out.push(obj("serviceaccount-orchestrator.yaml", &service_account(c, "orchestrator")));
         out.push(obj("deployment-orchestrator.yaml", &deployment(c, &o.role, "orchestrator")));

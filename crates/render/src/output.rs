@@ -5,7 +5,7 @@
 
 use crate::RenderError;
 use crate::deploy::{DeployConfig, Scaler};
-use crate::objects::{Object, objects};
+use crate::objects::{Object, alert_groups, objects};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -30,6 +30,7 @@ pub fn files(config: &DeployConfig) -> Vec<(String, String)> {
         out.push((format!("plain/{}", o.file), format!("{HEADER}{}", to_yaml(&o.value))));
         out.push((format!("kustomize/base/{}", o.file), format!("{HEADER}{}", to_yaml(&o.value))));
     }
+    out.push(("prometheus/rules.yaml".into(), format!("{HEADER}{}", to_yaml(&json!({ "groups": alert_groups(config) })))));
     let resources: Vec<&str> = base.iter().map(|o| o.file.as_str()).collect();
     out.push(("kustomize/base/kustomization.yaml".into(), format!("{HEADER}{}", to_yaml(&json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

@@ -1,0 +1,55 @@
+//! The committed deploy assets pass the tools operators already trust: checkov (zero failed
+//! checks; skips only with a written reason), hadolint, `docker-compose config`, and promtool
+//! (`check rules`, `test rules`, `check config`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn tool(venv: &str, name: &str) -> PathBuf {
+    let p = root().join(venv).join("bin").join(name);
+    assert!(p.is_file(), "{name} is not installed: run `cargo xtask tools`");
+    p
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.current_dir(root()).output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
+    let checkov = tool(".venv-checkov", "checkov");
+    let manifests = run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "kubernetes", "-d", "deploy/greeting/plain"]));
+    assert!(manifests.contains("Failed checks: 0"), "{manifests}");
+    let skips: usize = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap().matches("[[skip_checks]]").count();
+    assert!(manifests.contains(&format!("Skipped checks: {}", skips * 2)), "only the reasoned skips, on both Deployments:\n{manifests}");
+    let docker = run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "dockerfile", "-f", "deploy/docker/Dockerfile"]));
+    assert!(docker.contains("Failed checks: 0") && docker.contains("Skipped checks: 0"), "{docker}");
+}
+
+#[test]
+fn hadolint_and_compose_accept_the_container_assets() {
+    let hadolint = run(Command::new(tool(".venv", "hadolint")).args(["--failure-threshold", "info", "deploy/docker/Dockerfile"]));
+    assert!(hadolint.trim().is_empty(), "hadolint findings:\n{hadolint}");
+    run(Command::new(tool(".venv", "docker-compose")).args(["-f", "deploy/docker/compose.yaml", "config", "-q"]));
+    let compose = run(Command::new(tool(".venv", "docker-compose")).args(["-f", "deploy/docker/compose.yaml", "config", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&compose).unwrap();
+    for service in ["worker", "orchestrator", "temporal", "postgres", "prometheus"] {
+        assert!(!v["services"][service]["healthcheck"].is_null(), "{service} has no healthcheck");
+    }
+    assert_eq!(v["services"]["worker"]["depends_on"]["temporal"]["condition"], "service_healthy");
+}
+
+#[test]
+fn promtool_accepts_and_unit_tests_the_alert_rules() {
+    let check = run(Command::new("promtool").args(["check", "rules", "deploy/greeting/prometheus/rules.yaml"]));
+    assert!(check.contains("SUCCESS: 4 rules found"), "{check}");
+    run(Command::new("promtool").args(["test", "rules", "crates/render/tests/alerts.test.yaml"]));
+    run(Command::new("promtool").args(["check", "config", "deploy/docker/prometheus.yml"]));
+}
