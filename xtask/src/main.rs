@@ -101,10 +101,15 @@ fn tools() -> Result {
             apt(&["install", "-y", "-qq", "chromium"]).map_err(hint)?;
         }
     }
-    let ui = root().join("examples/greeting/tests/ui");
-    if !ui.join("node_modules/playwright-core").is_dir() {
-        eprintln!("xtask: installing playwright-core (npm) for the Web UI test");
-        run(Command::new("npm").current_dir(&ui).args(["ci", "--no-audit", "--no-fund", "--silent"]))?;
+    for (dir, probe) in [
+        ("examples/greeting/tests/ui", "node_modules/playwright-core"),
+        ("crates/render/tests/keda", "node_modules/@kubernetes-models/keda"),
+    ] {
+        let dir = root().join(dir);
+        if !dir.join(probe).is_dir() {
+            eprintln!("xtask: installing npm packages in {}", dir.display());
+            run(Command::new("npm").current_dir(&dir).args(["ci", "--no-audit", "--no-fund", "--silent"]))?;
+        }
     }
     Ok(())
 }

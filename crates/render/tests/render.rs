@@ -202,3 +202,24 @@ fn deploy_config_errors_name_the_file_and_line() {
     let line = good.lines().position(|l| l.starts_with("replicas = 2")).unwrap() + 1;
     assert!(e.starts_with(&format!("deploy.toml:{line}:")), "{e}");
 }
+
+#[test]
+fn keda_scaled_object_passes_kedas_schema() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keda");
+    assert!(dir.join("node_modules/@kubernetes-models/keda").is_dir(), "@kubernetes-models/keda is not installed: run `cargo xtask tools`");
+    let (_, config) = variants().into_iter().find(|(n, _)| *n == "api-key+keda").unwrap();
+    let scaled: Vec<_> = objects(&config).into_iter().filter(|o| o.value["kind"] == "ScaledObject").collect();
+    assert_eq!(scaled.len(), 1);
+    assert!(objects(&config).iter().all(|o| o.value["kind"] != "HorizontalPodAutoscaler"), "KEDA replaces the HPA");
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("scaledobject.json");
+    std::fs::write(&good, scaled[0].value.to_string()).unwrap();
+    let mut broken = scaled[0].value.clone();
+    broken["spec"]["minReplicaCount"] = serde_json::json!("two");
+    let bad = tmp.path().join("broken.json");
+    std::fs::write(&bad, broken.to_string()).unwrap();
+    let run = |file: &Path| Command::new("node").current_dir(&dir).arg("validate.mjs").arg(file).output().expect("node");
+    let ok = run(&good);
+    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
+    assert!(!run(&bad).status.success(), "the schema check must reject a broken object");
+}
