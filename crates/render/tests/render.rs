@@ -223,3 +223,47 @@ fn keda_scaled_object_passes_kedas_schema() {
     assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
     assert!(!run(&bad).status.success(), "the schema check must reject a broken object");
 }
+
+fn helm() -> PathBuf {
+    let p = root().join(".tools/bin/helm");
+    assert!(p.is_file(), "helm is not installed: run `cargo xtask tools`");
+    p
+}
+
+#[test]
+fn helm_lint_passes_and_helm_template_equals_the_render_for_every_values_file() {
+    let config = greeting();
+    let chart = root().join("deploy/greeting/helm/greeting");
+    let mut runs: Vec<(Option<&str>, Option<PathBuf>)> = vec![(None, None)];
+    for env in config.environments.keys() {
+        runs.push((Some(env.as_str()), Some(chart.join(format!("values-{env}.yaml")))));
+    }
+    for (env, values) in runs {
+        let mut lint = Command::new(helm());
+        lint.args(["lint", "--strict"]).arg(&chart);
+        if let Some(v) = &values {
+            lint.arg("-f").arg(v);
+        }
+        let out = lint.output().unwrap();
+        assert!(out.status.success(), "helm lint {env:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let mut template = Command::new(helm());
+        template.args(["template", "greeting"]).arg(&chart).args(["--namespace", &config.app.namespace, "--kube-version", "1.35.0"]);
+        if let Some(v) = &values {
+            template.arg("-f").arg(v);
+        }
+        let out = template.output().unwrap();
+        assert!(out.status.success(), "helm template {env:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let built = normalise(parse_documents(&String::from_utf8_lossy(&out.stdout)).unwrap());
+        let expected = normalise(objects_for(&config, env).unwrap().into_iter().map(|o| o.value).collect());
+        assert_eq!(built.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{env:?}");
+        for (key, object) in &expected {
+            assert_eq!(built.get(key), Some(object), "helm template {env:?}: {key} differs from tk8s render");
+        }
+    }
+    // The schema rejects a typo in values.
+    let bad = tempfile::tempdir().unwrap();
+    let typo = bad.path().join("typo.yaml");
+    std::fs::write(&typo, "worker:\n  replica: 3\n").unwrap();
+    let out = Command::new(helm()).args(["lint"]).arg(&chart).arg("-f").arg(&typo).output().unwrap();
+    assert!(!out.status.success(), "values.schema.json should reject worker.replica");
+}

@@ -29,6 +29,11 @@ fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
     assert!(manifests.contains("Failed checks: 0"), "{manifests}");
     let skips: usize = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap().matches("[[skip_checks]]").count();
     assert!(manifests.contains(&format!("Skipped checks: {}", skips * 2)), "only the reasoned skips, on both Deployments:\n{manifests}");
+    // The chart, with helm on PATH (without it checkov silently scans nothing).
+    let path = format!("{}:{}", root().join(".tools/bin").display(), std::env::var("PATH").unwrap_or_default());
+    let chart = run(Command::new(&checkov).env("PATH", path).args(["--skip-download", "--compact", "--framework", "helm", "-d", "deploy/greeting/helm"]));
+    assert!(chart.contains("Failed checks: 0") && chart.contains("Passed checks: "), "{chart}");
+    assert!(!chart.contains("Passed checks: 0,"), "checkov scanned nothing in the chart:\n{chart}");
     let docker = run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "dockerfile", "-f", "deploy/docker/Dockerfile"]));
     assert!(docker.contains("Failed checks: 0") && docker.contains("Skipped checks: 0"), "{docker}");
 }

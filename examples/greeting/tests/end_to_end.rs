@@ -52,6 +52,20 @@ fn once_mode_runs_workflows_to_completion_and_never_double_starts() {
     assert_eq!(server.statuses("WorkflowType='GreetingWorkflow'").len(), 3);
     // Our counters: the worker saw three workflows complete.
     assert_eq!(w.metric("temporal_workflow_completed_total"), Some(3.0));
+
+    // The container HEALTHCHECK: `greeting probe readyz` asks the host's own admin port.
+    let probe = |port: u16| {
+        std::process::Command::new(bin())
+            .args(["probe", "readyz"])
+            .env_clear()
+            .env("TK8S_ADMIN_PORT", port.to_string())
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(probe(w.admin_port), Some(0));
+    assert_eq!(probe(tk8s_testkit::free_port()), Some(1), "nothing listens there");
 }
 
 #[test]

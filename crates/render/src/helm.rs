@@ -1,0 +1,194 @@
+//! The Helm chart, generated from the same typed objects as the plain manifests: each template is
+//! an object rendered with sentinel values in the places values may change (image, replicas,
+//! autoscaling bounds, settings), the sentinels then swapped for template expressions. So the
+//! chart cannot drift from `tk8s render`; a test runs `helm template` with every values file and
+//! compares the objects with the render of the matching environment.
+
+use crate::deploy::{DeployConfig, Scaler};
+use crate::objects::objects;
+use crate::output::to_yaml;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const REPO: &str = "@@REPO@@";
+const TAG: &str = "@@TAG@@";
+const NAMESPACE: &str = "@@NAMESPACE@@";
+const MIN: &str = "@@MIN@@";
+const MAX: &str = "@@MAX@@";
+
+fn env_sentinel(role: &str) -> String {
+    format!("@@ENV_{role}@@")
+}
+
+fn replicas_sentinel(role: &str) -> String {
+    format!("@@REPLICAS_{role}@@")
+}
+
+/// Values for one config: what the chart's templates read.
+fn values(c: &DeployConfig) -> Value {
+    let role = |r: &crate::deploy::Role| {
+        let mut env: BTreeMap<String, String> = r.settings.clone();
+        env.insert("TK8S_SHUTDOWN_GRACE".into(), r.shutdown_grace.clone());
+        let mut v = json!({ "replicas": r.replicas, "env": env });
+        if let Some(a) = r.autoscaling.as_ref().filter(|a| a.mode != Scaler::None) {
+            v["autoscaling"] = json!({ "minReplicas": a.min_replicas, "maxReplicas": a.max_replicas });
+        }
+        v
+    };
+    let mut v = json!({
+        "namespace": c.app.namespace,
+        "image": { "repository": c.app.image, "tag": c.app.tag },
+        "worker": role(&c.worker),
+    });
+    if let Some(o) = &c.orchestrator {
+        v["orchestrator"] = role(&o.role);
+    }
+    v
+}
+
+/// The keys of `over` whose values differ from `base` (a values-<env>.yaml overlay).
+fn diff(base: &Value, over: &Value) -> Option<Value> {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            let m: serde_json::Map<String, Value> = o.iter().filter_map(|(k, v)| match b.get(k) {
+                Some(bv) => diff(bv, v).map(|d| (k.clone(), d)),
+                None => Some((k.clone(), v.clone())),
+            }).collect();
+            (!m.is_empty()).then_some(Value::Object(m))
+        }
+        (b, o) if b == o => None,
+        (_, o) => Some(o.clone()),
+    }
+}
+
+fn schema(values: &Value) -> Value {
+    match values {
+        Value::Object(m) => json!({
+            "type": "object",
+            // Settings maps accept any further TK8S_* setting; everything else is closed.
+            "additionalProperties": !m.is_empty() && m.keys().all(|k| k.starts_with("TK8S_")),
+            "properties": m.iter().map(|(k, v)| (k.clone(), schema(v))).collect::<serde_json::Map<_, _>>(),
+        }),
+        Value::Number(_) => json!({ "type": "integer", "minimum": 0 }),
+        Value::String(_) => json!({ "type": "string", "minLength": 1 }),
+        Value::Bool(_) => json!({ "type": "boolean" }),
+        _ => json!({}),
+    }
+}
+
+/// Put sentinels where values apply, in the object's JSON.
+fn mark(c: &DeployConfig, o: &mut Value) {
+    if o["metadata"]["namespace"].is_string() {
+        o["metadata"]["namespace"] = json!(NAMESPACE);
+    }
+    for labels in ["/metadata/labels", "/spec/template/metadata/labels"] {
+        if let Some(Value::Object(l)) = o.pointer_mut(labels)
+            && l.contains_key("app.kubernetes.io/version")
+        {
+            l.insert("app.kubernetes.io/version".into(), json!(TAG));
+        }
+    }
+    let image = format!("{}:{}", c.app.image, c.app.tag);
+    let component = o["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap_or("").to_string();
+    if o["kind"] == "Deployment" {
+        for list in ["/spec/template/spec/containers", "/spec/template/spec/initContainers"] {
+            if let Some(Value::Array(cs)) = o.pointer_mut(list) {
+                for container in cs {
+                    if container["image"] == json!(image) {
+                        container["image"] = json!(format!("{REPO}:{TAG}"));
+                    }
+                }
+            }
+        }
+        if let Some(c0) = o.pointer_mut("/spec/template/spec/containers/0") {
+            c0["env"] = json!(env_sentinel(&component));
+        }
+        if o["spec"]["replicas"].is_number() {
+            o["spec"]["replicas"] = json!(replicas_sentinel(&component));
+        }
+    }
+    match o["kind"].as_str() {
+        Some("HorizontalPodAutoscaler") => {
+            o["spec"]["minReplicas"] = json!(MIN);
+            o["spec"]["maxReplicas"] = json!(MAX);
+        }
+        Some("ScaledObject") => {
+            o["spec"]["minReplicaCount"] = json!(MIN);
+            o["spec"]["maxReplicaCount"] = json!(MAX);
+        }
+        _ => {}
+    }
+}
+
+/// Swap sentinels in rendered YAML for template expressions.
+fn templatise(yaml: &str, app: &str) -> String {
+    let mut out = String::new();
+    for line in yaml.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let pad = " ".repeat(indent);
+        let trimmed = line.trim_start();
+        if let Some(role) = ["worker", "orchestrator"].iter().find(|r| trimmed == format!("env: '{}'", env_sentinel(r))) {
+            out.push_str(&format!("{pad}env:\n{pad}{{{{- range $name, $value := .Values.{role}.env }}}}\n{pad}- name: {{{{ $name }}}}\n{pad}  value: {{{{ $value | quote }}}}\n{pad}{{{{- end }}}}\n"));
+            continue;
+        }
+        // Braces already in the YAML (Prometheus alert templates) are literal text for Helm.
+        let mut l = line
+            .replace("{{", "{{`{{")
+            .replace("}}", "}}`}}")
+            .replace(&format!("'{REPO}:{TAG}'"), &format!("{{{{ include \"{app}.image\" . }}}}"))
+            .replace(&format!("'{TAG}'"), "{{ .Values.image.tag | quote }}")
+            .replace(&format!("'{NAMESPACE}'"), "{{ .Values.namespace | default .Release.Namespace }}")
+            .replace(&format!("'{MIN}'"), "{{ .Values.worker.autoscaling.minReplicas }}")
+            .replace(&format!("'{MAX}'"), "{{ .Values.worker.autoscaling.maxReplicas }}");
+        for role in ["worker", "orchestrator"] {
+            l = l.replace(&format!("'{}'", replicas_sentinel(role)), &format!("{{{{ .Values.{role}.replicas }}}}"));
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+const HEADER: &str = "# Generated by `tk8s render`; do not edit. Change the deploy config and render again.\n";
+
+/// The chart's files, relative to the chart directory.
+pub fn chart(c: &DeployConfig) -> Vec<(String, String)> {
+    let app = &c.app.name;
+    let mut out = vec![
+        ("Chart.yaml".to_string(), format!("{HEADER}{}", to_yaml(&json!({
+            "apiVersion": "v2",
+            "name": app,
+            "description": format!("{app}: a Temporal worker and orchestrator hosted by temporal-k8s"),
+            "type": "application",
+            "version": "0.1.0",
+            "appVersion": c.app.tag,
+        })))),
+        ("templates/_helpers.tpl".to_string(), format!(
+            "{{{{/* Generated by `tk8s render`. */}}}}\n{{{{- define \"{app}.image\" -}}}}\n{{{{ printf \"%s:%s\" .Values.image.repository .Values.image.tag | quote }}}}\n{{{{- end }}}}\n"
+        )),
+        ("templates/NOTES.txt".to_string(), format!(
+            "{app} {{{{ .Values.image.tag }}}} is installed in namespace {{{{ .Release.Namespace }}}}.\n\n\
+             Namespace: the values' `namespace` (the deploy config's); set it to \"\" to follow --namespace.\n\n\
+             Readiness (200 once connected to Temporal and polling):\n  \
+             kubectl -n {{{{ .Release.Namespace }}}} port-forward deploy/{app}-worker 9090 && curl -s localhost:9090/readyz\n\
+             Metrics: /metrics on port 9090 of every pod (tk8s_* and temporal_*).\n\
+             Settings in effect: kubectl -n {{{{ .Release.Namespace }}}} exec deploy/{app}-worker -- /usr/local/bin/{app} config show\n"
+        )),
+    ];
+    let base = values(c);
+    out.push(("values.yaml".into(), format!("{HEADER}{}", to_yaml(&base))));
+    let mut values_schema = schema(&base);
+    // Empty means "follow --namespace".
+    values_schema["properties"]["namespace"] = json!({ "type": "string" });
+    out.push(("values.schema.json".into(), format!("{}\n", serde_json::to_string_pretty(&values_schema).unwrap_or_default())));
+    for (name, env) in &c.environments {
+        let over = diff(&base, &values(&c.for_environment(env))).unwrap_or_else(|| json!({}));
+        out.push((format!("values-{name}.yaml"), format!("{HEADER}{}", to_yaml(&over))));
+    }
+    for o in objects(c) {
+        let mut v = o.value.clone();
+        mark(c, &mut v);
+        out.push((format!("templates/{}", o.file), format!("{HEADER}{}", templatise(&to_yaml(&v), app))));
+    }
+    out
+}
