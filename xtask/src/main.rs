@@ -209,6 +209,24 @@ impl Children {
     }
 }
 
+/// Start `temporal server start-dev` on 127.0.0.1:`port` and wait until it is healthy.
+fn start_dev_server(children: &Arc<Children>, temporal: &Path, port: u16, extra: &[&str]) -> Result {
+    children.spawn("temporal", Command::new(temporal)
+        .args(["server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(extra))?;
+    let address = format!("127.0.0.1:{port}");
+    let up = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        Command::new(temporal).args(["operator", "cluster", "health", "--address", &address])
+            .stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    });
+    if !up {
+        children.stop_all();
+        return Err("the Temporal dev server did not start".into());
+    }
+    Ok(())
+}
+
 fn dev(args: &[String]) -> Result {
     let exit_after: Option<usize> = match args {
         [] => None,
@@ -231,20 +249,10 @@ fn dev(args: &[String]) -> Result {
         let stopping = stopping.clone();
         ctrlc::set_handler(move || stopping.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
     }
-    children.spawn("temporal", Command::new(&temporal).args([
-        "server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--ui-ip", "127.0.0.1",
-        "--ui-port", &ui.to_string(), "--http-port", &free_port(7243).to_string(), "--metrics-port",
-        &free_port(7253).to_string(), "--ui-disable-news-fetch", "--log-level", "warn",
-    ]))?;
-    let up = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        Command::new(&temporal).args(["operator", "cluster", "health", "--address", &address])
-            .stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-    });
-    if !up {
-        children.stop_all();
-        return Err("the Temporal dev server did not start".into());
-    }
+    start_dev_server(&children, &temporal, port, &[
+        "--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string(), "--http-port", &free_port(7243).to_string(),
+        "--metrics-port", &free_port(7253).to_string(), "--ui-disable-news-fetch", "--log-level", "warn",
+    ])?;
     let host = |role: &str, admin: u16| {
         let mut cmd = Command::new(&greeting);
         cmd.arg(role)
@@ -321,19 +329,9 @@ fn measure() -> Result {
     let port = free_port(0);
     let address = format!("127.0.0.1:{port}");
     let children = Arc::new(Children(Mutex::new(Vec::new())));
-    children.spawn("temporal", Command::new(&temporal).args([
-        "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", &port.to_string(), "--http-port",
-        &free_port(0).to_string(), "--metrics-port", &free_port(0).to_string(), "--log-level", "error",
-    ]))?;
-    let up = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        Command::new(&temporal).args(["operator", "cluster", "health", "--address", &address])
-            .stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-    });
-    if !up {
-        children.stop_all();
-        return Err("dev server did not start".into());
-    }
+    start_dev_server(&children, &temporal, port, &[
+        "--headless", "--http-port", &free_port(0).to_string(), "--metrics-port", &free_port(0).to_string(), "--log-level", "error",
+    ])?;
     let spawn = |role: &str, admin: u16, extra: &[(&str, &str)]| {
         let mut cmd = Command::new(&greeting);
         cmd.arg(role).env_clear().env("TEMPORAL_ADDRESS", &address).env("TK8S_ADMIN_PORT", admin.to_string())

@@ -389,16 +389,21 @@ impl Resolved<'_> {
     }
 }
 
+/// Two settings that say the same thing in different ways were both given.
+fn conflict(r: &Resolved<'_>, problems: &mut Vec<Problem>, key: &'static str, other: &str, hint: &str) {
+    problems.push(Problem::new(
+        r.origin(key),
+        Some(key),
+        format!("is set together with {other} (from {})", r.origin(other)),
+        Some(hint.into()),
+    ));
+}
+
 /// Build typed sections and apply the rules that involve more than one setting.
 fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> Option<Config> {
     let api_key = match (r.text("temporal.api_key"), r.path("temporal.api_key_file")) {
         (Some(_), Some(_)) => {
-            problems.push(Problem::new(
-                r.origin("temporal.api_key_file"),
-                Some("temporal.api_key_file"),
-                format!("is set together with temporal.api_key (from {})", r.origin("temporal.api_key")),
-                Some("keep one: the file form is rotated by Kubernetes without a restart".into()),
-            ));
+            conflict(r, problems, "temporal.api_key_file", "temporal.api_key", "keep one: the file form is rotated by Kubernetes without a restart");
             None
         }
         (Some(k), None) => Some(ApiKey::Inline(Secret(k))),
@@ -537,12 +542,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
     let port = u16::try_from(r.int("admin.port")).unwrap_or(0);
     let codec_keys = match (r.path("codec.keys_dir"), r.text("codec.keys")) {
         (Some(_), Some(_)) => {
-            problems.push(Problem::new(
-                r.origin("codec.keys_dir"),
-                Some("codec.keys_dir"),
-                format!("is set together with codec.keys (from {})", r.origin("codec.keys")),
-                Some("use the key directory in Kubernetes (it rotates); inline keys are for local runs".into()),
-            ));
+            conflict(r, problems, "codec.keys_dir", "codec.keys", "use the key directory in Kubernetes (it rotates); inline keys are for local runs");
             None
         }
         (Some(dir), None) => Some(CodecKeys::Dir(dir)),

@@ -417,49 +417,34 @@ fn network_policy(c: &DeployConfig) -> NetworkPolicy {
 pub fn alert_groups(c: &DeployConfig) -> Value {
     let tq = c.task_queue();
     let ns = &c.app.namespace;
+    let rule = |alert: &str, expr: String, r#for: &str, severity: &str, summary: &str, description: &str| {
+        json!({
+            "alert": alert,
+            "expr": expr,
+            "for": r#for,
+            "labels": { "severity": severity },
+            "annotations": { "summary": summary, "description": description },
+        })
+    };
     json!([{
         "name": format!("{}-temporal", c.app.name),
         "rules": [
-            {
-                "alert": "TemporalWorkerNotReady",
-                "expr": format!("min by (namespace, pod) (tk8s_ready{{namespace=\"{ns}\"}}) == 0"),
-                "for": "5m",
-                "labels": { "severity": "warning" },
-                "annotations": {
-                    "summary": "A temporal-k8s host has been unready for 5 minutes",
-                    "description": "{{ $labels.pod }} answers 503 on /readyz: not connected to Temporal, polls failing, or stuck draining. See its /readyz body."
-                }
-            },
-            {
-                "alert": "TemporalBacklogGrowing",
-                "expr": format!("tk8s_task_queue_backlog{{task_queue=\"{tq}\"}} > 100 and deriv(tk8s_task_queue_backlog{{task_queue=\"{tq}\"}}[10m]) > 0"),
-                "for": "15m",
-                "labels": { "severity": "warning" },
-                "annotations": {
-                    "summary": "Task queue backlog above 100 and still growing",
-                    "description": "{{ $labels.task_type }} backlog on {{ $labels.task_queue }} is {{ $value }}: workers cannot keep up (check autoscaling limits and worker errors)."
-                }
-            },
-            {
-                "alert": "TemporalPollFailures",
-                "expr": format!("sum by (namespace, pod) (rate(temporal_long_request_failure_total{{namespace=\"{ns}\",operation=~\"Poll.*\"}}[5m])) > 0"),
-                "for": "10m",
-                "labels": { "severity": "critical" },
-                "annotations": {
-                    "summary": "Task queue polls keep failing",
-                    "description": "{{ $labels.pod }} cannot poll Temporal: check connectivity, TLS material and credentials."
-                }
-            },
-            {
-                "alert": "TemporalScheduleToStartSlow",
-                "expr": format!("histogram_quantile(0.95, sum by (le, task_queue) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket{{task_queue=\"{tq}\"}}[5m]))) > 10"),
-                "for": "10m",
-                "labels": { "severity": "warning" },
-                "annotations": {
-                    "summary": "Activities wait more than 10 s to start (p95)",
-                    "description": "Workers on {{ $labels.task_queue }} lack slots or replicas."
-                }
-            }
+            rule("TemporalWorkerNotReady",
+                 format!("min by (namespace, pod) (tk8s_ready{{namespace=\"{ns}\"}}) == 0"), "5m", "warning",
+                 "A temporal-k8s host has been unready for 5 minutes",
+                 "{{ $labels.pod }} answers 503 on /readyz: not connected to Temporal, polls failing, or stuck draining. See its /readyz body."),
+            rule("TemporalBacklogGrowing",
+                 format!("tk8s_task_queue_backlog{{task_queue=\"{tq}\"}} > 100 and deriv(tk8s_task_queue_backlog{{task_queue=\"{tq}\"}}[10m]) > 0"), "15m", "warning",
+                 "Task queue backlog above 100 and still growing",
+                 "{{ $labels.task_type }} backlog on {{ $labels.task_queue }} is {{ $value }}: workers cannot keep up (check autoscaling limits and worker errors)."),
+            rule("TemporalPollFailures",
+                 format!("sum by (namespace, pod) (rate(temporal_long_request_failure_total{{namespace=\"{ns}\",operation=~\"Poll.*\"}}[5m])) > 0"), "10m", "critical",
+                 "Task queue polls keep failing",
+                 "{{ $labels.pod }} cannot poll Temporal: check connectivity, TLS material and credentials."),
+            rule("TemporalScheduleToStartSlow",
+                 format!("histogram_quantile(0.95, sum by (le, task_queue) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket{{task_queue=\"{tq}\"}}[5m]))) > 10"), "10m", "warning",
+                 "Activities wait more than 10 s to start (p95)",
+                 "Workers on {{ $labels.task_queue }} lack slots or replicas."),
         ]
     }])
 }
