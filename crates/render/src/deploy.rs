@@ -177,11 +177,17 @@ pub struct Monitoring {
     /// Namespace of the Prometheus that scrapes the admin port (NetworkPolicy ingress).
     #[serde(default = "default_monitoring")]
     pub namespace: String,
+    /// Render a ServiceMonitor and a PrometheusRule (needs the Prometheus Operator's CRDs).
+    #[serde(default = "default_true")]
+    pub prometheus_operator: bool,
+    /// Render a Grafana dashboard ConfigMap (label `grafana_dashboard: "1"` for Grafana's sidecar).
+    #[serde(default = "default_true")]
+    pub grafana_dashboard: bool,
 }
 
 impl Default for Monitoring {
     fn default() -> Self {
-        Monitoring { namespace: default_monitoring() }
+        Monitoring { namespace: default_monitoring(), prometheus_operator: true, grafana_dashboard: true }
     }
 }
 

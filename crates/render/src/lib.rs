@@ -11,7 +11,7 @@ mod output;
 
 pub use deploy::{App, Auth, Autoscaling, DeployConfig, Environment, Role, Scaler, SkipCheck, Temporal};
 pub use lint::{Finding, RULES, lint, parse_documents};
-pub use objects::{Object, admin_port, alert_groups, objects};
+pub use objects::{Object, admin_port, alert_groups, dashboard_panels, objects};
 pub use output::{files, objects_for, to_yaml, write_all};
 
 #[derive(Debug, thiserror::Error)]

@@ -449,6 +449,69 @@ pub fn alert_groups(c: &DeployConfig) -> Value {
     }])
 }
 
+fn service_monitor(c: &DeployConfig) -> Object {
+    Object {
+        file: "servicemonitor.yaml".into(),
+        value: json!({
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": { "name": c.app.name, "namespace": c.app.namespace, "labels": labels(c, "monitoring") },
+            "spec": {
+                "selector": { "matchLabels": { "app.kubernetes.io/name": c.app.name } },
+                "namespaceSelector": { "matchNames": [c.app.namespace] },
+                "endpoints": [{ "port": "admin", "path": "/metrics", "interval": "30s" }],
+            },
+        }),
+    }
+}
+
+/// Grafana dashboard panels: (title, PromQL). Every expression is checked by promtool in a test.
+pub fn dashboard_panels(c: &DeployConfig) -> Vec<(&'static str, String)> {
+    let (ns, tq) = (&c.app.namespace, c.task_queue());
+    vec![
+        ("Ready pods", format!("sum by (pod) (tk8s_ready{{namespace=\"{ns}\"}})")),
+        ("Task queue backlog", format!("max by (task_type) (tk8s_task_queue_backlog{{task_queue=\"{tq}\"}})")),
+        ("Workflows completed / s", format!("sum(rate(temporal_workflow_completed_total{{task_queue=\"{tq}\"}}[5m]))")),
+        ("Workflows failed / s", format!("sum(rate(temporal_workflow_failed_total{{task_queue=\"{tq}\"}}[5m]))")),
+        ("Activity schedule-to-start p95 (s)", format!("histogram_quantile(0.95, sum by (le) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket{{task_queue=\"{tq}\"}}[5m])))")),
+        ("Slot utilisation", format!("max by (worker_type) (tk8s_worker_slot_utilization_ratio{{namespace=\"{ns}\"}})")),
+        ("Poll failures / s", format!("sum by (operation) (rate(temporal_long_request_failure_total{{namespace=\"{ns}\",operation=~\"Poll.*\"}}[5m]))")),
+    ]
+}
+
+fn dashboard(c: &DeployConfig) -> ConfigMap {
+    let panels: Vec<Value> = dashboard_panels(c)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, expr))| json!({
+            "id": i + 1,
+            "title": title,
+            "type": "timeseries",
+            "datasource": { "type": "prometheus", "uid": "${datasource}" },
+            "gridPos": { "h": 8, "w": 12, "x": (i % 2) * 12, "y": (i / 2) * 8 },
+            "targets": [{ "refId": "A", "expr": expr }],
+        }))
+        .collect();
+    let dashboard = json!({
+        "title": format!("{} (temporal-k8s)", c.app.name),
+        "uid": format!("tk8s-{}", c.app.name),
+        "schemaVersion": 39,
+        "tags": ["temporal", "tk8s"],
+        "time": { "from": "now-6h", "to": "now" },
+        "templating": { "list": [{ "name": "datasource", "type": "datasource", "query": "prometheus" }] },
+        "panels": panels,
+    });
+    let mut meta = meta(c, format!("{}-dashboard", c.app.name), "monitoring");
+    if let Some(l) = meta.labels.as_mut() {
+        l.insert("grafana_dashboard".into(), "1".into());
+    }
+    ConfigMap {
+        metadata: meta,
+        data: Some(BTreeMap::from([(format!("{}.json", c.app.name), serde_json::to_string_pretty(&dashboard).unwrap_or_default())])),
+        ..Default::default()
+    }
+}
+
 fn prometheus_rule(c: &DeployConfig) -> Object {
     Object {
         file: "prometheusrule.yaml".into(),
@@ -475,7 +538,13 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
         out.push(obj("hpa-worker.yaml", &h));
     }
     out.extend(scaled_object(c));
-    out.push(prometheus_rule(c));
+    if c.monitoring.prometheus_operator {
+        out.push(service_monitor(c));
+        out.push(prometheus_rule(c));
+    }
+    if c.monitoring.grafana_dashboard {
+        out.push(obj("configmap-dashboard.yaml", &dashboard(c)));
+    }
     if let Some(o) = &c.orchestrator {
         out.push(obj("serviceaccount-orchestrator.yaml", &service_account(c, "orchestrator")));
         out.push(obj("deployment-orchestrator.yaml", &deployment(c, &o.role, "orchestrator")));

@@ -58,3 +58,26 @@ fn promtool_accepts_and_unit_tests_the_alert_rules() {
     run(Command::new("promtool").args(["test", "rules", "crates/render/tests/alerts.test.yaml"]));
     run(Command::new("promtool").args(["check", "config", "deploy/docker/prometheus.yml"]));
 }
+
+#[test]
+fn every_dashboard_expression_is_valid_promql() {
+    let config = tk8s_render::DeployConfig::load(&root().join("examples/greeting/deploy.toml")).unwrap();
+    let panels = tk8s_render::dashboard_panels(&config);
+    assert!(panels.len() >= 6);
+    // promtool parses the expressions when they are recording rules.
+    let rules: Vec<serde_json::Value> = panels
+        .iter()
+        .enumerate()
+        .map(|(i, (_, expr))| serde_json::json!({ "record": format!("tk8s:dashboard_panel_{i}"), "expr": expr }))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard-rules.yaml");
+    std::fs::write(&file, tk8s_render::to_yaml(&serde_json::json!({ "groups": [{ "name": "dashboard", "rules": rules }] }))).unwrap();
+    let out = run(Command::new("promtool").arg("check").arg("rules").arg(&file));
+    assert!(out.contains(&format!("SUCCESS: {} rules found", panels.len())), "{out}");
+    let rendered = std::fs::read_to_string(root().join("deploy/greeting/plain/configmap-dashboard.yaml")).unwrap();
+    let cm: serde_json::Value = tk8s_render::parse_documents(&rendered).unwrap().remove(0);
+    let dashboard: serde_json::Value = serde_json::from_str(cm["data"]["greeting.json"].as_str().unwrap()).unwrap();
+    assert_eq!(dashboard["panels"].as_array().unwrap().len(), panels.len());
+    assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+}
