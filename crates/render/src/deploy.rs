@@ -86,6 +86,19 @@ fn default_namespace() -> String {
 pub struct Encryption {
     /// Secret with one `<id>.key` entry per key and an `active` entry.
     pub key_secret: String,
+    /// Mount the keys through the Secrets Store CSI driver instead (Azure Key Vault, AWS, GCP,
+    /// Vault): renders a SecretProviderClass named after `key_secret`.
+    #[serde(default)]
+    pub secret_provider: Option<SecretProvider>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretProvider {
+    /// `azure`, `aws`, `gcp` or `vault`.
+    pub provider: String,
+    /// Provider parameters, passed through (e.g. keyvaultName, tenantId, objects).
+    pub parameters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -146,6 +159,10 @@ pub struct Role {
     pub max_unavailable: i32,
     #[serde(default = "default_one")]
     pub max_surge: i32,
+    /// A VerticalPodAutoscaler: `Off` (recommendations only), `Initial` or `Auto`. With an
+    /// HPA on CPU it controls memory only, so the two never fight over the same resource.
+    #[serde(default)]
+    pub vpa: Option<String>,
     /// Spread pods across zones and nodes.
     #[serde(default = "default_true")]
     pub spread: bool,
@@ -264,6 +281,18 @@ impl DeployConfig {
                 && (a.min_replicas < 1 || a.max_replicas < a.min_replicas)
             {
                 problems.push(format!("{name}.autoscaling needs 1 <= min_replicas <= max_replicas"));
+            }
+        }
+        if let Some(p) = self.encryption.as_ref().and_then(|e| e.secret_provider.as_ref())
+            && !["azure", "aws", "gcp", "vault"].contains(&p.provider.as_str())
+        {
+            problems.push(format!("encryption.secret_provider.provider {:?} must be azure, aws, gcp or vault", p.provider));
+        }
+        for (name, role) in std::iter::once(("worker", &self.worker)).chain(self.orchestrator.iter().map(|o| ("orchestrator", &o.role))) {
+            if let Some(mode) = &role.vpa
+                && !["Off", "Initial", "Auto"].contains(&mode.as_str())
+            {
+                problems.push(format!("{name}.vpa {mode:?} must be Off, Initial or Auto"));
             }
         }
         for skip in &self.skip_checks {

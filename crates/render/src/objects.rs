@@ -9,7 +9,7 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricIdentifier, MetricSpec, MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, HTTPGetAction,
+    CSIVolumeSource, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, HTTPGetAction,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
     SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume, VolumeMount,
 };
@@ -152,8 +152,22 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
         (Auth::ApiKey, _, Some(secret)) => mount(secret_volume("temporal-api-key", secret), API_KEY_DIR),
         _ => {}
     }
-    if let Some(e) = &c.encryption {
-        mount(secret_volume("codec-keys", &e.key_secret), CODEC_KEYS_DIR);
+    match &c.encryption {
+        Some(e) if e.secret_provider.is_some() => mount(
+            Volume {
+                name: "codec-keys".into(),
+                csi: Some(CSIVolumeSource {
+                    driver: "secrets-store.csi.k8s.io".into(),
+                    read_only: Some(true),
+                    volume_attributes: Some(BTreeMap::from([("secretProviderClass".to_string(), e.key_secret.clone())])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            CODEC_KEYS_DIR,
+        ),
+        Some(e) => mount(secret_volume("codec-keys", &e.key_secret), CODEC_KEYS_DIR),
+        None => {}
     }
     let image = format!("{}:{}", c.app.image, c.app.tag);
     let security = SecurityContext {
@@ -449,6 +463,42 @@ pub fn alert_groups(c: &DeployConfig) -> Value {
     }])
 }
 
+/// Secrets Store CSI: the codec keys come from an external store (CRD, kept as JSON).
+fn secret_provider_class(c: &DeployConfig) -> Option<Object> {
+    let e = c.encryption.as_ref()?;
+    let p = e.secret_provider.as_ref()?;
+    Some(Object {
+        file: "secretproviderclass-codec-keys.yaml".into(),
+        value: json!({
+            "apiVersion": "secrets-store.csi.x-k8s.io/v1",
+            "kind": "SecretProviderClass",
+            "metadata": { "name": e.key_secret, "namespace": c.app.namespace, "labels": labels(c, "encryption") },
+            "spec": { "provider": p.provider, "parameters": p.parameters },
+        }),
+    })
+}
+
+/// VerticalPodAutoscaler (CRD, kept as JSON). Memory only when an HPA already scales on CPU.
+fn vpa(c: &DeployConfig, role: &Role, component: &str) -> Option<Object> {
+    let mode = role.vpa.as_ref()?;
+    let hpa_on_cpu = component == "worker" && role.autoscaling.as_ref().is_some_and(|a| a.mode == Scaler::Hpa);
+    let resources = if hpa_on_cpu { json!(["memory"]) } else { json!(["cpu", "memory"]) };
+    let name = format!("{}-{component}", c.app.name);
+    Some(Object {
+        file: format!("vpa-{component}.yaml"),
+        value: json!({
+            "apiVersion": "autoscaling.k8s.io/v1",
+            "kind": "VerticalPodAutoscaler",
+            "metadata": { "name": name, "namespace": c.app.namespace, "labels": labels(c, component) },
+            "spec": {
+                "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
+                "updatePolicy": { "updateMode": mode },
+                "resourcePolicy": { "containerPolicies": [{ "containerName": component, "controlledResources": resources }] },
+            },
+        }),
+    })
+}
+
 fn service_monitor(c: &DeployConfig) -> Object {
     Object {
         file: "servicemonitor.yaml".into(),
@@ -538,6 +588,8 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
         out.push(obj("hpa-worker.yaml", &h));
     }
     out.extend(scaled_object(c));
+    out.extend(vpa(c, &c.worker, "worker"));
+    out.extend(secret_provider_class(c));
     if c.monitoring.prometheus_operator {
         out.push(service_monitor(c));
         out.push(prometheus_rule(c));
@@ -549,6 +601,7 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
         out.push(obj("serviceaccount-orchestrator.yaml", &service_account(c, "orchestrator")));
         out.push(obj("deployment-orchestrator.yaml", &deployment(c, &o.role, "orchestrator")));
         out.push(obj("service-orchestrator-metrics.yaml", &metrics_service(c, "orchestrator")));
+        out.extend(vpa(c, &o.role, "orchestrator"));
     }
     out
 }
