@@ -103,6 +103,16 @@ pub struct Worker {
     pub activity_pollers: usize,
     pub max_cached_workflows: usize,
     pub max_activities_per_second: Option<f64>,
+    /// Worker Versioning: `None` runs an unversioned worker.
+    pub versioning: Option<Versioning>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioning {
+    pub deployment_name: String,
+    pub build_id: String,
+    /// `true`: workflows stay on the version they started on; `false`: auto-upgrade.
+    pub pinned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -558,6 +568,26 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
         ));
     }
     let compress_above = usize::try_from(r.int("codec.compress_above")).unwrap_or(0);
+    let versioning = match (r.text("worker.deployment_name"), r.text("worker.build_id")) {
+        (Some(deployment_name), Some(build_id)) => {
+            Some(Versioning { deployment_name, build_id, pinned: r.text("worker.versioning_behavior").as_deref() == Some("pinned") })
+        }
+        (None, None) => None,
+        (one, _) => {
+            let (set, missing) = if one.is_some() {
+                ("worker.deployment_name", "TEMPORAL_WORKER_BUILD_ID")
+            } else {
+                ("worker.build_id", "TEMPORAL_DEPLOYMENT_NAME")
+            };
+            problems.push(Problem::new(
+                r.origin(set),
+                Some(set),
+                "is set alone: Worker Versioning needs both a deployment name and a build id".into(),
+                Some(format!("set {missing} too, or neither")),
+            ));
+            None
+        }
+    };
     if !problems.is_empty() {
         return None;
     }
@@ -580,6 +610,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
             activity_pollers: usize_of("worker.activity_pollers"),
             max_cached_workflows,
             max_activities_per_second: r.float("worker.max_activities_per_second"),
+            versioning,
         },
         shutdown: Shutdown { grace, hard_deadline },
         admin: SocketAddr::new(r.ip("admin.bind"), port),

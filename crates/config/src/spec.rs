@@ -112,6 +112,13 @@ pub const SETTINGS: &[Setting] = &[
       Kind::Int { min: 0, max: 100_000 }, Some("1000"), "Sticky workflow cache size (0 disables sticky execution)."),
     s("worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",
       Kind::Float { min: 0.0, max: 1_000_000.0, min_exclusive: true }, None, "Per-worker activity rate limit."),
+    s("worker.deployment_name", "TEMPORAL_DEPLOYMENT_NAME", "deployment-name", TEXT, None,
+      "Worker Deployment name for Worker Versioning (set by the temporal-worker-controller); with a build id, opts the worker in."),
+    s("worker.build_id", "TEMPORAL_WORKER_BUILD_ID", "build-id", TEXT, None,
+      "Build id of this worker's code for Worker Versioning (set by the temporal-worker-controller)."),
+    s("worker.versioning_behavior", "TK8S_VERSIONING_BEHAVIOR", "versioning-behavior",
+      Kind::Choice(&["auto-upgrade", "pinned"]), Some("auto-upgrade"),
+      "Default versioning behavior of workflows on a versioned worker: move to new versions, or stay on the one they started on."),
     // --- shutdown ---
     s("shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
       Kind::Duration { min_ms: 0, max_ms: 3600 * SEC }, Some("20s"),

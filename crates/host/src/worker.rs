@@ -11,6 +11,8 @@ use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
+use temporalio_common::worker::{VersioningBehavior, WorkerDeploymentOptions};
+use temporalio_common::WorkerDeploymentVersion;
 use tk8s_config::Config;
 use tracing::info;
 
@@ -22,7 +24,15 @@ fn options(config: &Config) -> WorkerOptions {
         .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_local_activities))
         .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
         .build();
+    // Worker Versioning (the temporal-worker-controller sets TEMPORAL_DEPLOYMENT_NAME and
+    // TEMPORAL_WORKER_BUILD_ID); otherwise the SDK's default build id from the executable.
+    let deployment = w.versioning.as_ref().map(|v| {
+        let behavior = if v.pinned { VersioningBehavior::Pinned } else { VersioningBehavior::AutoUpgrade };
+        let version = WorkerDeploymentVersion::builder().deployment_name(v.deployment_name.clone()).build_id(v.build_id.clone()).build();
+        WorkerDeploymentOptions::new(version).use_worker_versioning(true).default_versioning_behavior(behavior).build()
+    });
     WorkerOptions::new(w.task_queue.clone())
+        .maybe_deployment_options(deployment)
         .tuner(tuner)
         .max_cached_workflows(w.max_cached_workflows)
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(w.workflow_pollers))

@@ -80,6 +80,7 @@ const CASES: &[Case] = &[
     case("codec active key unknown", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_ACTIVE_KEY", "k9")], &["active key id", "k9", "is not in the key ring (known: k1)"]),
     case("codec inline keys malformed", &[("TK8S_CODEC_KEYS", SECRET)], &["entry 1 is not id=key", "TK8S_CODEC_KEYS"]),
     case("codec keys twice", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_KEYS", SECRET)], &["env TK8S_CODEC_KEYS_DIR", "together with codec.keys"]),
+    case("versioning half configured", &[("TEMPORAL_DEPLOYMENT_NAME", "greeting")], &["env TEMPORAL_DEPLOYMENT_NAME", "needs both", "set TEMPORAL_WORKER_BUILD_ID too"]),
     case("several problems at once", &[("TK8S_ADMIN_PORT", "x"), ("TK8S_LOG_LEVEL", "loud")], &["2 problems", "env TK8S_ADMIN_PORT", "env TK8S_LOG_LEVEL"]),
 ];
 
