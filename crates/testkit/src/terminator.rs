@@ -40,6 +40,7 @@ pub struct Terminator {
     pub port: u16,
     options: TerminatorOptions,
     api_key: Arc<Mutex<Option<String>>>,
+    blackhole: Arc<std::sync::atomic::AtomicBool>,
     seen: Arc<Mutex<Seen>>,
     stop: Option<(tokio::sync::oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
 }
@@ -47,13 +48,18 @@ pub struct Terminator {
 impl Terminator {
     pub fn start(options: TerminatorOptions) -> Terminator {
         let api_key = Arc::new(Mutex::new(options.api_key.clone()));
-        let mut t = Terminator { port: crate::free_port(), options, api_key, seen: Arc::default(), stop: None };
+        let mut t = Terminator { port: crate::free_port(), options, api_key, blackhole: Arc::default(), seen: Arc::default(), stop: None };
         t.run();
         t
     }
 
     pub fn seen(&self) -> Seen {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// From now on, accept requests but never answer them (a server that hangs).
+    pub fn set_blackhole(&self, on: bool) {
+        self.blackhole.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Change the API key required from now on (`None`: no key required).
@@ -79,13 +85,14 @@ impl Terminator {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (port, options, seen, api_key) = (self.port, self.options.clone(), self.seen.clone(), self.api_key.clone());
+        let blackhole = self.blackhole.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind terminator port");
                 let _ = ready_tx.send(());
                 tokio::select! {
-                    _ = serve(listener, TlsAcceptor::from(Arc::new(config)), options.upstream, api_key, seen) => {}
+                    _ = serve(listener, TlsAcceptor::from(Arc::new(config)), options.upstream, api_key, blackhole, seen) => {}
                     _ = rx => {}
                 }
             });
@@ -141,12 +148,14 @@ async fn serve(
     acceptor: TlsAcceptor,
     upstream: SocketAddr,
     api_key: Arc<Mutex<Option<String>>>,
+    blackhole: Arc<std::sync::atomic::AtomicBool>,
     seen: Arc<Mutex<Seen>>,
 ) {
     let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
     loop {
         let Ok((tcp, _)) = listener.accept().await else { continue };
         let (acceptor, api_key, seen, client) = (acceptor.clone(), api_key.clone(), seen.clone(), client.clone());
+        let blackhole = blackhole.clone();
         tokio::spawn(async move {
             let tls = match acceptor.accept(tcp).await {
                 Ok(tls) => tls,
@@ -161,7 +170,11 @@ async fn serve(
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let (seen, client) = (seen.clone(), client.clone());
                 let required = api_key.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let hang = blackhole.load(std::sync::atomic::Ordering::SeqCst);
                 async move {
+                    if hang {
+                        std::future::pending::<()>().await;
+                    }
                     if let Some(key) = &required {
                         let ok = req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {key}"));
                         let mut s = seen.lock().unwrap_or_else(|e| e.into_inner());

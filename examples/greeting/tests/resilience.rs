@@ -145,3 +145,38 @@ fn as_pid_1_sigterm_still_drains_and_a_second_signal_exits_at_once() {
     assert!(pid1.proc.output().contains("second signal"), "{}", pid1.proc.output());
     eprintln!("measured: second SIGTERM -> exit after {} ms", second.elapsed().as_millis());
 }
+
+#[test]
+fn the_hard_deadline_forces_exit_when_the_server_hangs_during_shutdown() {
+    use tk8s_testkit::{Terminator, TerminatorOptions, TestCa};
+    let server = DevServer::start();
+    let ca = TestCa::new("deadline CA");
+    let leaf = ca.leaf("temporal.test", &["temporal.test"]);
+    let terminator = Terminator::start(TerminatorOptions {
+        server_cert_pem: leaf.cert_pem,
+        server_key_pem: leaf.key_pem,
+        client_ca_pem: None,
+        api_key: None,
+        upstream: server.address().parse().unwrap(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = app_env(&format!("127.0.0.1:{}", terminator.port));
+    env.insert("TEMPORAL_TLS_SERVER_CA_CERT_PATH".into(), ca.write_ca(dir.path()).display().to_string());
+    env.insert("TEMPORAL_TLS_SERVER_NAME".into(), "temporal.test".into());
+    env.insert("TK8S_SHUTDOWN_GRACE".into(), "1s".into());
+    env.insert("TK8S_SHUTDOWN_HARD_DEADLINE".into(), "2s".into());
+    let mut w = Host::spawn(bin(), &["worker"], &env);
+    assert!(w.wait_ready(Duration::from_secs(30)), "{}", w.proc.output());
+    // Activities in flight whose completions can no longer reach the server.
+    start_batch(&server, "deadline", 2, 60_000);
+    assert!(wait_until(Duration::from_secs(10), || w.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 2.0), "{}", w.proc.output());
+    terminator.set_blackhole(true);
+    let signalled = Instant::now();
+    w.proc.signal(SIGTERM);
+    let status = w.proc.wait_exit(Duration::from_secs(15)).expect("the hard deadline forces an exit");
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(70), "{}", w.proc.output());
+    assert!(w.proc.output().contains("hard deadline hit"), "{}", w.proc.output());
+    assert!(took >= Duration::from_millis(2900) && took < Duration::from_secs(6), "exited after {took:?}, expected ~3 s (grace 1 s + deadline 2 s)");
+    eprintln!("measured: hung server at shutdown -> forced exit (70) after {} ms", took.as_millis());
+}
