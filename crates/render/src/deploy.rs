@@ -166,6 +166,10 @@ pub struct Role {
     /// Spread pods across zones and nodes.
     #[serde(default = "default_true")]
     pub spread: bool,
+    /// Pod readiness gates: condition types an external controller must set (e.g. a load
+    /// balancer controller's target-health condition) before the pod counts as ready.
+    #[serde(default)]
+    pub readiness_gates: Vec<String>,
     /// Extra `TK8S_*` settings for this role (see the configuration reference).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,

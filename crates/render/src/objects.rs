@@ -10,7 +10,7 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     CSIVolumeSource, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, HTTPGetAction,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    PodReadinessGate, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
     SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
@@ -280,6 +280,9 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
                     init_containers: Some(vec![wait]),
                     containers: vec![container],
                     topology_spread_constraints: spread,
+                    readiness_gates: (!role.readiness_gates.is_empty()).then(|| {
+                        role.readiness_gates.iter().map(|t| PodReadinessGate { condition_type: t.clone() }).collect()
+                    }),
                     volumes: (!volumes.is_empty()).then_some(volumes),
                     ..Default::default()
                 }),

@@ -23,7 +23,7 @@ fn variants() -> Vec<(&'static str, DeployConfig)> {
     let text = std::fs::read_to_string(&base).unwrap();
     let mtls = text.replace("auth = \"none\"", "auth = \"mtls\"\ntls_secret = \"greeting-temporal-tls\"\nserver_name = \"temporal.example.com\"")
         .replace("# [encryption]\n# key_secret = \"greeting-codec-keys\"", "[encryption]\nkey_secret = \"greeting-codec-keys\"\n[encryption.secret_provider]\nprovider = \"azure\"\nparameters = { keyvaultName = \"greeting-kv\", tenantId = \"00000000-0000-0000-0000-000000000000\" }")
-        .replace("spread = true", "spread = true\nvpa = \"Off\"");
+        .replace("spread = true", "spread = true\nvpa = \"Off\"\nreadiness_gates = [\"target-health.elbv2.k8s.aws/greeting\"]");
     let api_key = text.replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
         .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
         .replace("mode = \"hpa\"", "mode = \"keda\"");
