@@ -162,11 +162,7 @@ impl KeySource {
         let mut stamp: Vec<(String, SystemTime)> = std::fs::read_dir(dir)
             .ok()?
             .flatten()
-            .filter_map(|e| {
-                // metadata() follows the kubelet's symlinks to the real files.
-                let modified = std::fs::metadata(e.path()).and_then(|m| m.modified()).ok()?;
-                Some((e.file_name().to_string_lossy().to_string(), modified))
-            })
+            .filter_map(|e| Some((e.file_name().to_string_lossy().to_string(), crate::mtime(&e.path())?)))
             .collect();
         stamp.sort();
         Some(stamp)

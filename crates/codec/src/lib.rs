@@ -31,3 +31,8 @@ pub enum CodecError {
     #[error("malformed payload: {0}")]
     Malformed(String),
 }
+
+/// A file's modification time (following symlinks, as the kubelet's Secret mounts use them).
+pub(crate) fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}

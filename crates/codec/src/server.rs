@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 
 #[derive(Debug, Clone)]
@@ -36,25 +36,42 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
 }
 
+/// Accepted bearer tokens, re-read when the file changes. The file is looked at no more than
+/// once a second, so a busy server does not stat it on every request.
 struct Tokens {
     path: PathBuf,
-    cached: Mutex<(Option<SystemTime>, Vec<Vec<u8>>)>,
+    cache: Mutex<TokenCache>,
 }
 
+#[derive(Default)]
+struct TokenCache {
+    checked: Option<Instant>,
+    stamp: Option<SystemTime>,
+    tokens: Arc<Vec<Vec<u8>>>,
+}
+
+const TOKEN_RECHECK: Duration = Duration::from_secs(1);
+
 impl Tokens {
-    fn current(&self) -> Vec<Vec<u8>> {
-        let stamp = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if cached.0 != stamp || stamp.is_none() {
+    fn current(&self) -> Arc<Vec<Vec<u8>>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.checked.is_some_and(|t| t.elapsed() < TOKEN_RECHECK) {
+            return cache.tokens.clone();
+        }
+        let first = cache.checked.is_none();
+        cache.checked = Some(Instant::now());
+        let stamp = crate::mtime(&self.path);
+        if first || stamp != cache.stamp || stamp.is_none() {
             let tokens = std::fs::read_to_string(&self.path)
                 .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.as_bytes().to_vec()).collect())
                 .unwrap_or_else(|e| {
                     tracing::warn!(file = %self.path.display(), error = %e, "cannot read tokens file; rejecting all requests");
                     Vec::new()
                 });
-            *cached = (stamp, tokens);
+            cache.stamp = stamp;
+            cache.tokens = Arc::new(tokens);
         }
-        cached.1.clone()
+        cache.tokens.clone()
     }
 
     fn accepts(&self, headers: &HeaderMap) -> bool {
@@ -62,11 +79,12 @@ impl Tokens {
             return false;
         };
         // Compare against every token without stopping early.
-        self.current().iter().fold(false, |ok, t| ok | ring_eq(t, given.trim().as_bytes()))
+        self.current().iter().fold(false, |ok, t| ok | constant_time_eq(t, given.trim().as_bytes()))
     }
 }
 
-fn ring_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equality whose time does not depend on where the inputs first differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -112,7 +130,7 @@ struct State {
 
 /// The codec server's router (no socket: tests call it with `oneshot`).
 pub fn app(codec: Arc<Codec>, options: ServerOptions, metrics: Arc<ServerMetrics>) -> Router {
-    let tokens = options.tokens_file.clone().map(|path| Tokens { path, cached: Mutex::new((None, Vec::new())) });
+    let tokens = options.tokens_file.clone().map(|path| Tokens { path, cache: Mutex::default() });
     let state = Arc::new(State { codec, options, tokens, metrics });
     Router::new().fallback(move |req: Request<Body>| {
         let state = state.clone();

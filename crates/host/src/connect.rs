@@ -58,9 +58,13 @@ pub struct ReloadingCert {
     current: RwLock<(Arc<CertifiedKey>, Option<SystemTime>)>,
 }
 
+/// A file's modification time (following the symlinks a Secret mount uses).
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 fn modified(files: &ClientCert) -> Option<SystemTime> {
-    let m = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    m(&files.cert).max(m(&files.key))
+    mtime(&files.cert).max(mtime(&files.key))
 }
 
 impl ReloadingCert {
@@ -110,7 +114,7 @@ impl Reloader {
             cert.refresh();
         }
         if let Some((path, stamp)) = &mut self.api_key {
-            let now = std::fs::metadata(&*path).and_then(|m| m.modified()).ok();
+            let now = mtime(path);
             if now != *stamp {
                 match read_api_key(path) {
                     Ok(key) => {
@@ -198,8 +202,7 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
         Some(ApiKey::Inline(k)) => (Some(k.expose().to_string()), None),
         Some(ApiKey::File(p)) => {
             let key = read_api_key(p).map_err(|e| HostError::Config(format!("temporal.api_key_file: {e}")))?;
-            let stamp = std::fs::metadata(p).and_then(|m| m.modified()).ok();
-            (Some(key), Some((p.clone(), stamp)))
+            (Some(key), Some((p.clone(), mtime(p))))
         }
         None => (None, None),
     };

@@ -338,3 +338,20 @@ impl Host {
         (!values.is_empty()).then(|| values.iter().sum())
     }
 }
+
+/// Start `tk8s codec-server` (the binary `tk8s`) on `port` (127.0.0.1) with the keys in
+/// `keys_dir` and extra settings; returns once `/readyz` answers 200.
+pub fn codec_server(tk8s: &Path, port: u16, keys_dir: &Path, settings: &[(&str, &str)]) -> Proc {
+    let mut env = BTreeMap::new();
+    env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
+    env.insert("TK8S_CODEC_KEYS_DIR".into(), keys_dir.display().to_string());
+    env.insert("TK8S_CODEC_SERVER_PORT".into(), port.to_string());
+    env.insert("TK8S_CODEC_SERVER_BIND".into(), "127.0.0.1".into());
+    env.insert("TK8S_LOG_FORMAT".into(), "json".into());
+    for (k, v) in settings {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let p = Proc::spawn(tk8s, &["codec-server"], &env);
+    assert!(wait_until(Duration::from_secs(20), || http_get(port, "/readyz").map(|r| r.0) == Some(200)), "{}", p.output());
+    p
+}

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tk8s_testkit::{DevServer, Host, Proc, app_env, free_port, http_get, wait_until};
+use tk8s_testkit::{DevServer, Host, app_env, free_port, wait_until};
 
 const COMPLETED: &str = "WORKFLOW_EXECUTION_STATUS_COMPLETED";
 
@@ -82,21 +82,6 @@ fn history_payloads(server: &DevServer, workflow_id: &str) -> Vec<(String, Strin
     found
 }
 
-fn codec_server(dir: &Path, tokens: &Path, origins: &str) -> (Proc, u16) {
-    let port = free_port();
-    let mut env = BTreeMap::new();
-    env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
-    env.insert("TK8S_CODEC_KEYS_DIR".into(), dir.display().to_string());
-    env.insert("TK8S_CODEC_SERVER_PORT".into(), port.to_string());
-    env.insert("TK8S_CODEC_SERVER_BIND".into(), "127.0.0.1".into());
-    env.insert("TK8S_CODEC_SERVER_TOKENS_FILE".into(), tokens.display().to_string());
-    env.insert("TK8S_CODEC_SERVER_ALLOWED_ORIGINS".into(), origins.into());
-    env.insert("TK8S_LOG_FORMAT".into(), "json".into());
-    let p = Proc::spawn(&tk8s(), &["codec-server"], &env);
-    assert!(wait_until(Duration::from_secs(20), || http_get(port, "/readyz").map(|r| r.0) == Some(200)), "{}", p.output());
-    (p, port)
-}
-
 #[test]
 fn history_holds_only_ciphertext_and_the_cli_decodes_through_the_codec_server() {
     let server = DevServer::start();
@@ -115,7 +100,12 @@ fn history_holds_only_ciphertext_and_the_cli_decodes_through_the_codec_server() 
 
     let tokens = keys.path().join("tokens");
     std::fs::write(&tokens, "cli-token\n").unwrap();
-    let (codec, port) = codec_server(keys.path(), &tokens, "http://127.0.0.1:8233");
+    let port = free_port();
+    let tokens_file = tokens.display().to_string();
+    let codec = tk8s_testkit::codec_server(&tk8s(), port, keys.path(), &[
+        ("TK8S_CODEC_SERVER_TOKENS_FILE", &tokens_file),
+        ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "http://127.0.0.1:8233"),
+    ]);
     let endpoint = format!("http://127.0.0.1:{port}");
     let result = server.cli(&["workflow", "result", "--workflow-id", "enc-once-1", "--codec-endpoint", &endpoint, "--codec-auth", "Bearer cli-token"]);
     let text = String::from_utf8_lossy(&result.stdout);

@@ -3,11 +3,10 @@
 //! itself calls `tk8s codec-server` (CORS preflight included), as in production.
 
 use base64::Engine;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use tk8s_testkit::{DevServer, Host, Proc, app_env, free_port, http_get, wait_until};
+use tk8s_testkit::{DevServer, Host, app_env, free_port};
 
 fn greeting() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_greeting"))
@@ -28,15 +27,10 @@ fn web_ui_in_chromium_shows_the_decoded_greeting() {
     let codec_port = free_port();
     let server = DevServer::start_with_ui(vec!["--ui-codec-endpoint".into(), format!("http://127.0.0.1:{codec_port}")]);
     let ui = server.ui_port.expect("UI port");
-    let mut env = BTreeMap::new();
-    env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
-    env.insert("TK8S_CODEC_KEYS_DIR".into(), keys.path().display().to_string());
-    env.insert("TK8S_CODEC_SERVER_PORT".into(), codec_port.to_string());
-    env.insert("TK8S_CODEC_SERVER_BIND".into(), "127.0.0.1".into());
-    env.insert("TK8S_CODEC_SERVER_ALLOWED_ORIGINS".into(), format!("http://127.0.0.1:{ui}"));
-    env.insert("TK8S_LOG_FORMAT".into(), "json".into());
-    let codec = Proc::spawn(&greeting().with_file_name("tk8s"), &["codec-server"], &env);
-    assert!(wait_until(Duration::from_secs(20), || http_get(codec_port, "/readyz").map(|r| r.0) == Some(200)), "{}", codec.output());
+    let origin = format!("http://127.0.0.1:{ui}");
+    let codec = tk8s_testkit::codec_server(&greeting().with_file_name("tk8s"), codec_port, keys.path(), &[
+        ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", &origin),
+    ]);
 
     let mut app = app_env(&server.address());
     app.insert("TK8S_CODEC_KEYS_DIR".into(), keys.path().display().to_string());
