@@ -436,11 +436,14 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
     let mut key = r.path("temporal.tls_client_key_path");
     let mut ca = r.path("temporal.tls_server_ca_cert_path");
     if let Some(dir) = &cert_dir {
-        if cert.is_some() || key.is_some() {
+        // Explicit paths into the same directory agree with it (the temporal-worker-controller
+        // sets them for the Secret it mounts at the directory tk8s renders).
+        let agrees = |p: &Option<PathBuf>, name: &str| p.as_ref().is_none_or(|p| *p == dir.join(name));
+        if !agrees(&cert, "tls.crt") || !agrees(&key, "tls.key") {
             problems.push(Problem::new(
                 r.origin("temporal.tls_cert_dir"),
                 Some("temporal.tls_cert_dir"),
-                "is set together with a client certificate or key path".into(),
+                "is set together with a client certificate or key path that is not in it".into(),
                 Some("use either the Secret mount directory or explicit paths, not both".into()),
             ));
         }
@@ -503,7 +506,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
         Some(on) => on,
         None => wants_tls,
     };
-    let tls = tls_on.then(|| Tls { server_ca: ca, server_name, client_cert });
+    let tls = tls_on.then_some(Tls { server_ca: ca, server_name, client_cert });
 
     let address = r.text("temporal.address").unwrap_or_default();
     if !valid_host_port(&address) {

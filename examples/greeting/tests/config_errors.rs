@@ -57,6 +57,7 @@ const CASES: &[Case] = &[
     case("CA not PEM", &[("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "{dir}/garbage.txt")], &["temporal.tls_server_ca_cert_path", "garbage.txt"]),
     case("cert dir missing", &[("TK8S_TLS_CERT_DIR", "/nonexistent/tls")], &["env TK8S_TLS_CERT_DIR", "not one"]),
     case("cert dir without key", &[("TK8S_TLS_CERT_DIR", "{dir}/halfdir")], &["env TK8S_TLS_CERT_DIR", "has no tls.key", "kubernetes.io/tls"]),
+    case("cert dir plus a cert elsewhere", &[("TK8S_TLS_CERT_DIR", "{dir}/halfdir"), ("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")], &["env TK8S_TLS_CERT_DIR", "not in it"]),
     case("api key file empty", &[("TK8S_API_KEY_FILE", "{dir}/empty.key")], &["env TK8S_API_KEY_FILE", "is empty"]),
     case("api key twice", &[("TK8S_API_KEY_FILE", "{dir}/api.key"), ("TEMPORAL_API_KEY", SECRET)], &["env TK8S_API_KEY_FILE", "together with temporal.api_key", "env TEMPORAL_API_KEY"]),
     case("inline key data", &[("TEMPORAL_TLS_CLIENT_KEY_DATA", SECRET)], &["env TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH"]),

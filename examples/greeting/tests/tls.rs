@@ -100,7 +100,13 @@ fn mtls_from_a_secret_mount_and_rotation_without_restart() {
     let mut env = app_env(&format!("127.0.0.1:{}", s.terminator.port));
     env.insert("TK8S_TLS_CERT_DIR".into(), mount.display().to_string());
     env.insert("TEMPORAL_TLS_SERVER_NAME".into(), SERVER_NAME.into());
-    let mut w = Host::spawn(bin(), &["worker"], &env);
+    // The worker also gets what the temporal-worker-controller injects for a Connection's mTLS
+    // Secret: explicit paths into the same mount. They agree with TK8S_TLS_CERT_DIR.
+    let mut worker_env = env.clone();
+    worker_env.insert("TEMPORAL_TLS".into(), "true".into());
+    worker_env.insert("TEMPORAL_TLS_CLIENT_CERT_PATH".into(), mount.join("tls.crt").display().to_string());
+    worker_env.insert("TEMPORAL_TLS_CLIENT_KEY_PATH".into(), mount.join("tls.key").display().to_string());
+    let mut w = Host::spawn(bin(), &["worker"], &worker_env);
     assert!(w.wait_ready(Duration::from_secs(30)), "{}", w.proc.output());
     assert!(s.terminator.seen().client_certs.iter().all(|c| *c == cert_a.cert_der), "only cert A so far");
     s.run_one_workflow(&env, "mtls-a");
