@@ -10,6 +10,7 @@
 //! - 401 without a valid token, 413 over the body limit, 400 with a JSON error on malformed JSON
 //!   or base64 or an undecodable payload, 405 on other methods.
 //! - `GET /livez`, `/readyz`, `/metrics` on the same port.
+//!
 //! Logs name the request, never payload data or tokens.
 
 use crate::Codec;

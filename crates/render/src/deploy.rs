@@ -173,6 +173,69 @@ pub struct Role {
     /// Extra `TK8S_*` settings for this role (see the configuration reference).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// Worker only: hand the worker to the temporal-worker-controller (a `WorkerDeployment`
+    /// and its `Connection` instead of a plain Deployment; one Deployment per build).
+    #[serde(default)]
+    pub controller: Option<WorkerController>,
+}
+
+/// How new workflow executions move to a new build (the controller's rollout strategies).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rollout {
+    /// All new executions go to the new build as soon as its pollers are healthy.
+    #[default]
+    AllAtOnce,
+    /// Ramp through `steps`.
+    Progressive,
+    /// Start the new build's pods but leave routing to an operator.
+    Manual,
+}
+
+impl Rollout {
+    /// The name the controller's CRD uses.
+    pub fn crd_name(self) -> &'static str {
+        match self {
+            Rollout::AllAtOnce => "AllAtOnce",
+            Rollout::Progressive => "Progressive",
+            Rollout::Manual => "Manual",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RampStep {
+    /// Percent of new executions sent to the new build during this step (1-99).
+    pub ramp_percentage: i32,
+    /// How long to hold this step (at least 30s).
+    pub pause: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerController {
+    #[serde(default)]
+    pub rollout: Rollout,
+    /// Ramp steps, required for `rollout = "progressive"`.
+    #[serde(default)]
+    pub steps: Vec<RampStep>,
+    /// A workflow type that must complete on the new build before it gets any traffic.
+    #[serde(default)]
+    pub gate_workflow: Option<String>,
+    /// After a build is drained: scale its Deployment to zero after this long...
+    #[serde(default = "default_scaledown")]
+    pub scaledown_delay: String,
+    /// ...and delete it after this long.
+    #[serde(default = "default_delete")]
+    pub delete_delay: String,
+}
+
+fn default_scaledown() -> String {
+    "1h".into()
+}
+fn default_delete() -> String {
+    "24h".into()
 }
 
 fn default_grace() -> String {
@@ -299,6 +362,14 @@ impl DeployConfig {
                 problems.push(format!("{name}.vpa {mode:?} must be Off, Initial or Auto"));
             }
         }
+        if let Some(o) = &self.orchestrator
+            && o.role.controller.is_some()
+        {
+            problems.push("orchestrator.controller: only the worker can be handed to the temporal-worker-controller (it starts no workflows, so it has no versions)".into());
+        }
+        if let Some(wc) = &self.worker.controller {
+            problems.extend(self.check_controller(wc));
+        }
         for skip in &self.skip_checks {
             if skip.reason.trim().len() < 10 {
                 problems.push(format!("skip_checks {}: give a written reason (at least a sentence) for not meeting the check", skip.id));
@@ -312,6 +383,54 @@ impl DeployConfig {
         } else {
             Err(RenderError::Config(problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect::<Vec<_>>().join("\n")))
         }
+    }
+
+    /// The rules the controller's CRDs and webhook enforce, checked here so that a mistake names
+    /// the deploy config instead of surfacing as a rejected apply.
+    fn check_controller(&self, wc: &WorkerController) -> Vec<String> {
+        let mut problems = Vec::new();
+        let host_port_ok = self.temporal.address.rsplit_once(':').is_some_and(|(h, p)| {
+            !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') && p.chars().all(|c| c.is_ascii_digit())
+        });
+        if !host_port_ok {
+            problems.push(format!(
+                "temporal.address {:?}: the controller's Connection takes a plain host:port (letters, digits, '.', '-'); no scheme or IPv6 brackets",
+                self.temporal.address
+            ));
+        }
+        if self.worker.autoscaling.as_ref().is_some_and(|a| a.mode == Scaler::Keda) {
+            problems.push("worker.autoscaling.mode = \"keda\" with worker.controller: use mode = \"hpa\" (rendered as a WorkerResourceTemplate, one HPA per worker build)".into());
+        }
+        match (wc.rollout, wc.steps.is_empty()) {
+            (Rollout::Progressive, true) => problems.push("worker.controller.rollout = \"progressive\" needs steps, e.g. steps = [{ ramp_percentage = 10, pause = \"5m\" }]".into()),
+            (Rollout::AllAtOnce | Rollout::Manual, false) => problems.push("worker.controller.steps only apply to rollout = \"progressive\"".into()),
+            _ => {}
+        }
+        if wc.steps.len() > 20 {
+            problems.push("worker.controller.steps: at most 20 steps".into());
+        }
+        let mut last = 0;
+        for (i, step) in wc.steps.iter().enumerate() {
+            if !(1..=99).contains(&step.ramp_percentage) || step.ramp_percentage <= last {
+                problems.push(format!(
+                    "worker.controller.steps[{i}].ramp_percentage = {}: each step must ramp further than the last, between 1 and 99",
+                    step.ramp_percentage
+                ));
+            }
+            last = step.ramp_percentage;
+            if tk8s_config::parse_duration(&step.pause).is_none_or(|d| d < Duration::from_secs(30)) {
+                problems.push(format!("worker.controller.steps[{i}].pause {:?} must be a duration of at least \"30s\"", step.pause));
+            }
+        }
+        for (key, value) in [("scaledown_delay", &wc.scaledown_delay), ("delete_delay", &wc.delete_delay)] {
+            if tk8s_config::parse_duration(value).is_none() {
+                problems.push(format!("worker.controller.{key} {value:?} is not a duration such as \"1h\""));
+            }
+        }
+        if wc.gate_workflow.as_ref().is_some_and(|g| g.trim().is_empty()) {
+            problems.push("worker.controller.gate_workflow is empty: name a workflow type, or leave it out".into());
+        }
+        problems
     }
 
     pub fn task_queue(&self) -> &str {
@@ -343,4 +462,9 @@ impl DeployConfig {
 /// Parse a duration setting that [`DeployConfig::check`] already accepted.
 pub fn grace(role: &Role) -> Duration {
     tk8s_config::parse_duration(&role.shutdown_grace).unwrap_or(Duration::from_secs(20))
+}
+
+/// A checked duration in the form Kubernetes' Go types parse (`"300s"`).
+pub fn go_duration(text: &str) -> String {
+    format!("{}s", tk8s_config::parse_duration(text).unwrap_or_default().as_secs())
 }

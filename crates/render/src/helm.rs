@@ -5,7 +5,7 @@
 //! compares the objects with the render of the matching environment.
 
 use crate::deploy::{DeployConfig, Scaler};
-use crate::objects::objects;
+use crate::objects::{objects, role_env};
 use crate::output::to_yaml;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -26,9 +26,8 @@ fn replicas_sentinel(role: &str) -> String {
 
 /// Values for one config: what the chart's templates read.
 fn values(c: &DeployConfig) -> Value {
-    let role = |r: &crate::deploy::Role| {
-        let mut env: BTreeMap<String, String> = r.settings.clone();
-        env.insert("TK8S_SHUTDOWN_GRACE".into(), r.shutdown_grace.clone());
+    let role = |r: &crate::deploy::Role, component: &str| {
+        let env: BTreeMap<String, String> = role_env(c, r, component);
         let mut v = json!({ "replicas": r.replicas, "env": env });
         if let Some(a) = r.autoscaling.as_ref().filter(|a| a.mode != Scaler::None) {
             v["autoscaling"] = json!({ "minReplicas": a.min_replicas, "maxReplicas": a.max_replicas });
@@ -38,10 +37,10 @@ fn values(c: &DeployConfig) -> Value {
     let mut v = json!({
         "namespace": c.app.namespace,
         "image": { "repository": c.app.image, "tag": c.app.tag },
-        "worker": role(&c.worker),
+        "worker": role(&c.worker, "worker"),
     });
     if let Some(o) = &c.orchestrator {
-        v["orchestrator"] = role(&o.role);
+        v["orchestrator"] = role(&o.role, "orchestrator");
     }
     v
 }
@@ -90,7 +89,7 @@ fn mark(c: &DeployConfig, o: &mut Value) {
     }
     let image = format!("{}:{}", c.app.image, c.app.tag);
     let component = o["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap_or("").to_string();
-    if o["kind"] == "Deployment" {
+    if o["kind"] == "Deployment" || o["kind"] == "WorkerDeployment" {
         for list in ["/spec/template/spec/containers", "/spec/template/spec/initContainers"] {
             if let Some(Value::Array(cs)) = o.pointer_mut(list) {
                 for container in cs {
@@ -107,16 +106,18 @@ fn mark(c: &DeployConfig, o: &mut Value) {
             o["spec"]["replicas"] = json!(replicas_sentinel(&component));
         }
     }
-    match o["kind"].as_str() {
-        Some("HorizontalPodAutoscaler") => {
-            o["spec"]["minReplicas"] = json!(MIN);
-            o["spec"]["maxReplicas"] = json!(MAX);
-        }
-        Some("ScaledObject") => {
-            o["spec"]["minReplicaCount"] = json!(MIN);
-            o["spec"]["maxReplicaCount"] = json!(MAX);
-        }
-        _ => {}
+    let hpa_spec = match o["kind"].as_str() {
+        Some("HorizontalPodAutoscaler") => Some("/spec"),
+        Some("WorkerResourceTemplate") if o["spec"]["template"]["kind"] == "HorizontalPodAutoscaler" => Some("/spec/template/spec"),
+        _ => None,
+    };
+    if let Some(spec) = hpa_spec.and_then(|p| o.pointer_mut(p)) {
+        spec["minReplicas"] = json!(MIN);
+        spec["maxReplicas"] = json!(MAX);
+    }
+    if o["kind"] == "ScaledObject" {
+        o["spec"]["minReplicaCount"] = json!(MIN);
+        o["spec"]["maxReplicaCount"] = json!(MAX);
     }
 }
 
@@ -170,9 +171,15 @@ pub fn chart(c: &DeployConfig) -> Vec<(String, String)> {
             "{app} {{{{ .Values.image.tag }}}} is installed in namespace {{{{ .Release.Namespace }}}}.\n\n\
              Namespace: the values' `namespace` (the deploy config's); set it to \"\" to follow --namespace.\n\n\
              Readiness (200 once connected to Temporal and polling):\n  \
-             kubectl -n {{{{ .Release.Namespace }}}} port-forward deploy/{app}-worker 9090 && curl -s localhost:9090/readyz\n\
+             kubectl -n {{{{ .Release.Namespace }}}} port-forward svc/{app}-worker-metrics 9090 && curl -s localhost:9090/readyz\n\
              Metrics: /metrics on port 9090 of every pod (tk8s_* and temporal_*).\n\
-             Settings in effect: kubectl -n {{{{ .Release.Namespace }}}} exec deploy/{app}-worker -- /usr/local/bin/{app} config show\n"
+             Settings in effect (any worker pod):\n  \
+             kubectl -n {{{{ .Release.Namespace }}}} exec $(kubectl -n {{{{ .Release.Namespace }}}} get pod -l app.kubernetes.io/name={app},app.kubernetes.io/component=worker -o name | head -n1) -- /usr/local/bin/{app} config show\n{}",
+            if c.worker.controller.is_some() {
+                format!("Builds and rollout (temporal-worker-controller):\n  kubectl -n {{{{ .Release.Namespace }}}} get workerdeployment {app}-worker\n")
+            } else {
+                String::new()
+            }
         )),
     ];
     let base = values(c);

@@ -9,7 +9,7 @@ mod lint;
 mod objects;
 mod output;
 
-pub use deploy::{App, Auth, Autoscaling, DeployConfig, Environment, Role, Scaler, SkipCheck, Temporal};
+pub use deploy::{App, Auth, Autoscaling, DeployConfig, Environment, RampStep, Role, Rollout, Scaler, SkipCheck, Temporal, WorkerController};
 pub use lint::{Finding, RULES, lint, parse_documents};
 pub use objects::{Object, admin_port, alert_groups, dashboard_panels, objects};
 pub use output::{files, objects_for, to_yaml, write_all};

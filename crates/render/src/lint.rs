@@ -33,7 +33,14 @@ pub const RULES: &[(&str, &str)] = &[
     ("TK006", "containers without CPU/memory requests or a memory limit"),
     ("TK007", "more than one orchestrator replica (duplicate starts are rejected, but the work is wasted)"),
     ("TK008", "an API key configured with TLS turned off"),
+    ("TK009", "an HPA, ScaledObject or VPA aimed straight at a temporal-worker-controller WorkerDeployment (its Deployments are per build)"),
+    ("TK010", "a WorkerDeployment pod template that sets what the controller injects (Worker Versioning env, API key, the mTLS volume and mount)"),
 ];
+
+/// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
+const CONTROLLER_ENV: &[&str] = &["TEMPORAL_DEPLOYMENT_NAME", "TEMPORAL_WORKER_BUILD_ID", "TEMPORAL_API_KEY"];
+/// The volume (and mount path) the controller adds for a Connection's mTLS Secret.
+const CONTROLLER_TLS_VOLUME: (&str, &str) = ("temporal-tls", "/etc/temporal/tls");
 
 const SECRET_ENV: &[&str] = &["TEMPORAL_API_KEY", "TK8S_CODEC_KEYS", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_CERT_DATA"];
 
@@ -164,14 +171,44 @@ pub fn lint(objects: &[Value]) -> Vec<Finding> {
         }
     }
     let orchestrators: Vec<&str> = hosts.iter().filter(|h| h.role.as_deref() == Some("orchestrator")).filter_map(|h| h.object["metadata"]["name"].as_str()).collect();
+    let worker_deployments: Vec<&str> = objects.iter().filter(|o| o["kind"] == "WorkerDeployment").filter_map(|o| o["metadata"]["name"].as_str()).collect();
     for o in objects {
         match o["kind"].as_str() {
-            // TK003
-            Some("HorizontalPodAutoscaler" | "ScaledObject") => {
-                let target = o["spec"]["scaleTargetRef"]["name"].as_str().unwrap_or("");
-                if orchestrators.contains(&target) {
-                    out.push(finding("TK003", o, format!("scales {target}, which runs the orchestrator"),
+            Some(kind @ ("HorizontalPodAutoscaler" | "ScaledObject" | "VerticalPodAutoscaler")) => {
+                let target = if kind == "VerticalPodAutoscaler" { &o["spec"]["targetRef"] } else { &o["spec"]["scaleTargetRef"] };
+                let name = target["name"].as_str().unwrap_or("");
+                // TK003
+                if orchestrators.contains(&name) {
+                    out.push(finding("TK003", o, format!("scales {name}, which runs the orchestrator"),
                         "autoscale the worker Deployment; the orchestrator starts work and must stay at one replica"));
+                }
+                // TK009
+                if target["kind"] == "WorkerDeployment" || worker_deployments.contains(&name) {
+                    out.push(finding("TK009", o, format!("targets {name}, a worker run by the temporal-worker-controller, which runs one Deployment per build ({name}-<build id>)"),
+                        "put it in a WorkerResourceTemplate with an empty target ({}): the controller gives every build its own copy"));
+                }
+            }
+            // TK010
+            Some("WorkerDeployment") => {
+                let mtls = objects.iter().any(|c| {
+                    c["kind"] == "Connection" && c["metadata"]["name"] == o["spec"]["workerOptions"]["connectionRef"]["name"] && !c["spec"]["mutualTLSSecretRef"].is_null()
+                });
+                let pod = &o["spec"]["template"]["spec"];
+                let (volume, path) = CONTROLLER_TLS_VOLUME;
+                if mtls && pod["volumes"].as_array().into_iter().flatten().any(|v| v["name"] == volume) {
+                    out.push(finding("TK010", o, format!("defines volume {volume:?}, which the controller adds for the mTLS Connection: its Deployments would be rejected (duplicate volume)"),
+                        "leave the client certificate to the Connection's mutualTLSSecretRef"));
+                }
+                for c in pod["containers"].as_array().into_iter().flatten() {
+                    let cname = c["name"].as_str().unwrap_or("?");
+                    if mtls && c["volumeMounts"].as_array().into_iter().flatten().any(|m| m["mountPath"] == path) {
+                        out.push(finding("TK010", o, format!("container {cname} mounts {path}, where the controller mounts the mTLS Secret: its Deployments would be rejected (duplicate mount path)"),
+                            "remove the mount; the controller mounts the Connection's Secret there"));
+                    }
+                    for e in c["env"].as_array().into_iter().flatten().filter_map(|e| e["name"].as_str()).filter(|n| CONTROLLER_ENV.contains(n)) {
+                        out.push(finding("TK010", o, format!("container {cname} sets {e}, which the controller injects; the value here is dead and misleading"),
+                            "remove it: the controller sets it from the WorkerDeployment and its Connection"));
+                    }
                 }
             }
             // TK004

@@ -2,7 +2,7 @@
 //! probe paths and defaults come from `tk8s-config`'s settings table, the same source the binary
 //! reads, so a rendered manifest cannot disagree with the binary it runs.
 
-use crate::deploy::{Auth, DeployConfig, Role, Scaler, grace};
+use crate::deploy::{Auth, DeployConfig, Role, Scaler, go_duration, grace};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, ExternalMetricSource, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
@@ -23,7 +23,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// Path inside the container of each mounted Secret.
+/// Path inside the container of each mounted Secret. `TLS_DIR` is also where the
+/// temporal-worker-controller mounts a Connection's mTLS Secret, so `TK8S_TLS_CERT_DIR` holds for
+/// controller-managed workers too (the controller's explicit cert paths point into it).
 pub const TLS_DIR: &str = "/etc/temporal/tls";
 pub const API_KEY_DIR: &str = "/etc/temporal/api-key";
 pub const CODEC_KEYS_DIR: &str = "/etc/tk8s/codec-keys";
@@ -98,10 +100,7 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
     match c.temporal.auth {
         Auth::None => {}
         Auth::Mtls => put("TK8S_TLS_CERT_DIR", TLS_DIR),
-        Auth::ApiKey => {
-            put("TEMPORAL_TLS", "true");
-            put("TK8S_API_KEY_FILE", &format!("{API_KEY_DIR}/api-key"));
-        }
+        Auth::ApiKey => put("TEMPORAL_TLS", "true"),
     }
     if let Some(name) = &c.temporal.server_name {
         put("TEMPORAL_TLS_SERVER_NAME", name);
@@ -134,20 +133,34 @@ fn secret_volume(name: &str, secret: &str) -> Volume {
     }
 }
 
+/// Whether the temporal-worker-controller runs this role (it then supplies the connection:
+/// address, namespace, mTLS mount or API key, Worker Versioning env).
+fn controller_managed(c: &DeployConfig, component: &str) -> bool {
+    component == "worker" && c.worker.controller.is_some()
+}
+
+/// A role's container env: its settings, the drain grace, and the API key file it mounts.
+pub(crate) fn role_env(c: &DeployConfig, role: &Role, component: &str) -> BTreeMap<String, String> {
+    let mut env = role.settings.clone();
+    env.insert("TK8S_SHUTDOWN_GRACE".into(), role.shutdown_grace.clone());
+    if c.temporal.auth == Auth::ApiKey && !controller_managed(c, component) {
+        env.insert("TK8S_API_KEY_FILE".into(), format!("{API_KEY_DIR}/api-key"));
+    }
+    env
+}
+
 fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
     let name = format!("{}-{component}", c.app.name);
-    let mut env: Vec<EnvVar> = role
-        .settings
-        .iter()
-        .map(|(k, v)| EnvVar { name: k.clone(), value: Some(v.clone()), ..Default::default() })
-        .collect();
-    env.push(EnvVar { name: "TK8S_SHUTDOWN_GRACE".into(), value: Some(role.shutdown_grace.clone()), ..Default::default() });
+    let managed = controller_managed(c, component);
+    let env: Vec<EnvVar> =
+        role_env(c, role, component).into_iter().map(|(k, v)| EnvVar { name: k, value: Some(v), ..Default::default() }).collect();
     let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
     let mut mount = |volume: Volume, path: &str| {
         mounts.push(VolumeMount { name: volume.name.clone(), mount_path: path.into(), read_only: Some(true), ..Default::default() });
         volumes.push(volume);
     };
     match (c.temporal.auth, &c.temporal.tls_secret, &c.temporal.api_key_secret) {
+        _ if managed => {} // the controller mounts or injects the credentials itself
         (Auth::Mtls, Some(secret), _) => mount(secret_volume("temporal-tls", secret), TLS_DIR),
         (Auth::ApiKey, _, Some(secret)) => mount(secret_volume("temporal-api-key", secret), API_KEY_DIR),
         _ => {}
@@ -245,10 +258,14 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
         _ => Some(role.replicas),
     };
     let mut metadata = meta(c, name.clone(), component);
-    if !c.skip_checks.is_empty() {
-        metadata.annotations = Some(
-            c.skip_checks.iter().enumerate().map(|(i, s)| (format!("checkov.io/skip{}", i + 1), format!("{}={}", s.id, s.reason))).collect(),
-        );
+    let skips: BTreeMap<String, String> =
+        c.skip_checks.iter().enumerate().map(|(i, s)| (format!("checkov.io/skip{}", i + 1), format!("{}={}", s.id, s.reason))).collect();
+    let mut annotations = annotations;
+    if managed {
+        // The controller copies the template's annotations onto each Deployment it creates.
+        annotations.extend(skips);
+    } else if !skips.is_empty() {
+        metadata.annotations = Some(skips);
     }
     Deployment {
         metadata,
@@ -277,7 +294,9 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
                         seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
                         ..Default::default()
                     }),
-                    init_containers: Some(vec![wait]),
+                    // A controller-managed worker gets its connection only in the main container, and
+                    // the controller promotes a build only once its pollers are up.
+                    init_containers: (!managed).then(|| vec![wait]),
                     containers: vec![container],
                     topology_spread_constraints: spread,
                     readiness_gates: (!role.readiness_gates.is_empty()).then(|| {
@@ -334,6 +353,15 @@ fn pdb(c: &DeployConfig) -> PodDisruptionBudget {
 fn hpa(c: &DeployConfig) -> Option<HorizontalPodAutoscaler> {
     let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Scaler::Hpa)?;
     let name = format!("{}-worker", c.app.name);
+    let (backlog_metric, backlog_labels) = if c.worker.controller.is_some() {
+        // Per build: the controller adds the build's identity labels to this selector.
+        ("temporal_approximate_backlog_count", BTreeMap::from([("task_type".to_string(), "Activity".to_string())]))
+    } else {
+        (
+            "tk8s_task_queue_backlog",
+            BTreeMap::from([("task_queue".to_string(), c.task_queue().to_string()), ("task_type".to_string(), "activity".to_string())]),
+        )
+    };
     Some(HorizontalPodAutoscaler {
         metadata: meta(c, name.clone(), "worker"),
         spec: Some(HorizontalPodAutoscalerSpec {
@@ -353,14 +381,8 @@ fn hpa(c: &DeployConfig) -> Option<HorizontalPodAutoscaler> {
                     type_: "External".into(),
                     external: Some(ExternalMetricSource {
                         metric: MetricIdentifier {
-                            name: "tk8s_task_queue_backlog".into(),
-                            selector: Some(LabelSelector {
-                                match_labels: Some(BTreeMap::from([
-                                    ("task_queue".to_string(), c.task_queue().to_string()),
-                                    ("task_type".to_string(), "activity".to_string()),
-                                ])),
-                                ..Default::default()
-                            }),
+                            name: backlog_metric.into(),
+                            selector: Some(LabelSelector { match_labels: Some(backlog_labels), ..Default::default() }),
                         },
                         target: MetricTarget { type_: "AverageValue".into(), average_value: Some(quantity(&a.backlog_per_pod.to_string())), ..Default::default() },
                     }),
@@ -487,19 +509,101 @@ fn vpa(c: &DeployConfig, role: &Role, component: &str) -> Option<Object> {
     let hpa_on_cpu = component == "worker" && role.autoscaling.as_ref().is_some_and(|a| a.mode == Scaler::Hpa);
     let resources = if hpa_on_cpu { json!(["memory"]) } else { json!(["cpu", "memory"]) };
     let name = format!("{}-{component}", c.app.name);
-    Some(Object {
-        file: format!("vpa-{component}.yaml"),
+    let value = json!({
+        "apiVersion": "autoscaling.k8s.io/v1",
+        "kind": "VerticalPodAutoscaler",
+        "metadata": { "name": name, "namespace": c.app.namespace, "labels": labels(c, component) },
+        "spec": {
+            "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
+            "updatePolicy": { "updateMode": mode },
+            "resourcePolicy": { "containerPolicies": [{ "containerName": component, "controlledResources": resources }] },
+        },
+    });
+    Some(if controller_managed(c, component) {
+        per_build(c, "vpa", value, "/spec/targetRef")
+    } else {
+        Object { file: format!("vpa-{component}.yaml"), value }
+    })
+}
+
+/// The temporal-worker-controller's API group and version.
+pub const CONTROLLER_API: &str = "temporal.io/v1alpha1";
+
+/// The controller's `Connection`: where Temporal is and which Secret holds the credentials.
+fn connection(c: &DeployConfig) -> Object {
+    let mut spec = json!({ "hostPort": c.temporal.address });
+    if let Some(name) = &c.temporal.server_name {
+        spec["tls"] = json!({ "serverName": name });
+    }
+    match (c.temporal.auth, &c.temporal.tls_secret, &c.temporal.api_key_secret) {
+        (Auth::Mtls, Some(secret), _) => spec["mutualTLSSecretRef"] = json!({ "name": secret }),
+        (Auth::ApiKey, _, Some(secret)) => spec["apiKeySecretRef"] = json!({ "name": secret, "key": "api-key" }),
+        _ => {}
+    }
+    Object {
+        file: "connection.yaml".into(),
         value: json!({
-            "apiVersion": "autoscaling.k8s.io/v1",
-            "kind": "VerticalPodAutoscaler",
-            "metadata": { "name": name, "namespace": c.app.namespace, "labels": labels(c, component) },
-            "spec": {
-                "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
-                "updatePolicy": { "updateMode": mode },
-                "resourcePolicy": { "containerPolicies": [{ "containerName": component, "controlledResources": resources }] },
-            },
+            "apiVersion": CONTROLLER_API,
+            "kind": "Connection",
+            "metadata": { "name": c.app.name, "namespace": c.app.namespace, "labels": labels(c, "worker") },
+            "spec": spec,
+        }),
+    }
+}
+
+/// The controller's `WorkerDeployment`: the worker's pod template plus the rollout policy. The
+/// controller creates one Deployment per build from it and injects TEMPORAL_ADDRESS,
+/// TEMPORAL_NAMESPACE, TEMPORAL_DEPLOYMENT_NAME, TEMPORAL_WORKER_BUILD_ID and the credentials.
+fn worker_deployment(c: &DeployConfig, plain: &Deployment) -> Option<Object> {
+    let wc = c.worker.controller.as_ref()?;
+    let spec = plain.spec.as_ref()?;
+    let mut rollout = json!({ "strategy": wc.rollout.crd_name() });
+    if !wc.steps.is_empty() {
+        rollout["steps"] =
+            wc.steps.iter().map(|s| json!({ "rampPercentage": s.ramp_percentage, "pauseDuration": go_duration(&s.pause) })).collect();
+    }
+    if let Some(gate) = &wc.gate_workflow {
+        rollout["gate"] = json!({ "workflowType": gate });
+    }
+    let mut wd_spec = json!({
+        "template": serde_json::to_value(&spec.template).unwrap_or(Value::Null),
+        "rollout": rollout,
+        "sunset": { "scaledownDelay": go_duration(&wc.scaledown_delay), "deleteDelay": go_duration(&wc.delete_delay) },
+        "workerOptions": { "connectionRef": { "name": c.app.name }, "temporalNamespace": c.temporal.namespace },
+    });
+    if let Some(r) = spec.replicas {
+        wd_spec["replicas"] = json!(r);
+    }
+    Some(Object {
+        file: "workerdeployment-worker.yaml".into(),
+        value: json!({
+            "apiVersion": CONTROLLER_API,
+            "kind": "WorkerDeployment",
+            "metadata": serde_json::to_value(&plain.metadata).unwrap_or(Value::Null),
+            "spec": wd_spec,
         }),
     })
+}
+
+/// A `WorkerResourceTemplate`: the controller stamps out one copy of `object` per running worker
+/// build, filling the `{}` left at `target` with that build's Deployment.
+fn per_build(c: &DeployConfig, what: &str, mut object: Value, target: &str) -> Object {
+    if let Some(t) = object.pointer_mut(target) {
+        *t = json!({});
+    }
+    if let Value::Object(m) = &mut object {
+        m.remove("metadata");
+    }
+    let name = format!("{}-worker-{what}", c.app.name);
+    Object {
+        file: format!("workerresourcetemplate-{what}.yaml"),
+        value: json!({
+            "apiVersion": CONTROLLER_API,
+            "kind": "WorkerResourceTemplate",
+            "metadata": { "name": name, "namespace": c.app.namespace, "labels": labels(c, "worker") },
+            "spec": { "workerDeploymentRef": { "name": format!("{}-worker", c.app.name) }, "template": object },
+        }),
+    }
 }
 
 fn service_monitor(c: &DeployConfig) -> Object {
@@ -579,16 +683,24 @@ fn prometheus_rule(c: &DeployConfig) -> Object {
 
 /// Every object for one configuration, in a stable order.
 pub fn objects(c: &DeployConfig) -> Vec<Object> {
-    let mut out = vec![
-        obj("configmap.yaml", &config_map(c)),
-        obj("serviceaccount-worker.yaml", &service_account(c, "worker")),
-        obj("deployment-worker.yaml", &deployment(c, &c.worker, "worker")),
+    let worker = deployment(c, &c.worker, "worker");
+    let mut out = vec![obj("configmap.yaml", &config_map(c)), obj("serviceaccount-worker.yaml", &service_account(c, "worker"))];
+    match worker_deployment(c, &worker) {
+        Some(wd) => out.extend([connection(c), wd]),
+        None => out.push(obj("deployment-worker.yaml", &worker)),
+    }
+    out.extend([
         obj("service-worker-metrics.yaml", &metrics_service(c, "worker")),
         obj("pdb-worker.yaml", &pdb(c)),
         obj("networkpolicy.yaml", &network_policy(c)),
-    ];
-    if let Some(h) = hpa(c) {
-        out.push(obj("hpa-worker.yaml", &h));
+    ]);
+    match hpa(c) {
+        Some(h) if c.worker.controller.is_some() => {
+            let value = obj("", &h).value;
+            out.push(per_build(c, "hpa", value, "/spec/scaleTargetRef"));
+        }
+        Some(h) => out.push(obj("hpa-worker.yaml", &h)),
+        None => {}
     }
     out.extend(scaled_object(c));
     out.extend(vpa(c, &c.worker, "worker"));

@@ -5,12 +5,40 @@
 
 use crate::RenderError;
 use crate::deploy::{DeployConfig, Scaler};
-use crate::objects::{Object, alert_groups, objects};
+use crate::objects::{Object, alert_groups, objects, role_env};
 use serde_json::{Value, json};
 use std::path::Path;
 
+/// YAML text for `value`. The emitter follows YAML 1.2, but Kubernetes, Helm and PyYAML read
+/// YAML 1.1, where a bare `Off`, `yes` or `n` is a boolean: such strings are quoted.
 pub fn to_yaml(value: &Value) -> String {
-    serde_norway::to_string(value).unwrap_or_default()
+    let text = serde_norway::to_string(value).unwrap_or_default();
+    let mut out = String::with_capacity(text.len() + 16);
+    // Indentation of the line that opened a block scalar (`|`, `|-`, `>`): its content is literal.
+    let mut block: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if block.is_some_and(|b| indent > b || line.trim().is_empty()) {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        block = None;
+        let split = line.rfind(": ").map(|i| i + 2).or_else(|| line.trim_start().starts_with("- ").then(|| indent + 2));
+        match split {
+            Some(at) if is_yaml11_bool(&line[at..]) => out.push_str(&format!("{}'{}'", &line[..at], &line[at..])),
+            _ => out.push_str(line),
+        }
+        if ["|", "|-", "|+", ">", ">-", ">+"].iter().any(|m| line.ends_with(&format!(" {m}"))) {
+            block = Some(indent);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn is_yaml11_bool(word: &str) -> bool {
+    matches!(word, "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF")
 }
 
 fn write(path: &Path, text: &str) -> Result<(), RenderError> {
@@ -59,19 +87,36 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
     });
     let mut patches = Vec::new();
     let worker = format!("{}-worker", base.app.name);
+    let managed = base.worker.controller.is_some();
+    // kustomize knows the built-in kinds; the controller's CRDs get JSON patches instead.
+    let (worker_kind, hpa_target, hpa_spec) = if managed {
+        ("WorkerDeployment", format!("{worker}-hpa"), "/spec/template/spec")
+    } else {
+        ("Deployment", worker.clone(), "/spec")
+    };
     let autoscaled = env.worker.autoscaling.as_ref().is_some_and(|a| a.mode != Scaler::None);
     if !autoscaled && env.worker.replicas != base.worker.replicas {
-        k["replicas"] = json!([{ "name": worker, "count": env.worker.replicas }]);
+        if managed {
+            patches.push(json!({
+                "target": { "kind": worker_kind, "name": worker },
+                "patch": to_yaml(&json!([{ "op": "replace", "path": "/spec/replicas", "value": env.worker.replicas }])),
+            }));
+        } else {
+            k["replicas"] = json!([{ "name": worker, "count": env.worker.replicas }]);
+        }
     }
     if let (Some(a), Some(b)) = (&env.worker.autoscaling, &base.worker.autoscaling) {
-        let (kind, min, max) = match a.mode {
-            Scaler::Hpa => ("HorizontalPodAutoscaler", "/spec/minReplicas", "/spec/maxReplicas"),
-            Scaler::Keda => ("ScaledObject", "/spec/minReplicaCount", "/spec/maxReplicaCount"),
-            Scaler::None => ("", "", ""),
+        let (kind, target, min, max) = match a.mode {
+            Scaler::Hpa => {
+                let kind = if managed { "WorkerResourceTemplate" } else { "HorizontalPodAutoscaler" };
+                (kind, hpa_target.clone(), format!("{hpa_spec}/minReplicas"), format!("{hpa_spec}/maxReplicas"))
+            }
+            Scaler::Keda => ("ScaledObject", worker.clone(), "/spec/minReplicaCount".into(), "/spec/maxReplicaCount".into()),
+            Scaler::None => ("", String::new(), String::new(), String::new()),
         };
         if !kind.is_empty() && (a.min_replicas != b.min_replicas || a.max_replicas != b.max_replicas) {
             patches.push(json!({
-                "target": { "kind": kind, "name": worker },
+                "target": { "kind": kind, "name": target },
                 "patch": to_yaml(&json!([
                     { "op": "replace", "path": min, "value": a.min_replicas },
                     { "op": "replace", "path": max, "value": a.max_replicas },
@@ -82,10 +127,19 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
     let roles = std::iter::once(("worker", &env.worker, &base.worker))
         .chain(env.orchestrator.iter().zip(base.orchestrator.iter()).map(|(e, b)| ("orchestrator", &e.role, &b.role)));
     for (component, e, b) in roles {
-        let changed: Vec<(&String, &String)> = e.settings.iter().filter(|(k, v)| b.settings.get(*k) != Some(*v)).collect();
-        if changed.is_empty() {
+        let (e_env, b_env) = (role_env(env, e, component), role_env(base, b, component));
+        if e_env == b_env {
             continue;
         }
+        if component == "worker" && managed {
+            let env_vars: Vec<Value> = e_env.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
+            patches.push(json!({
+                "target": { "kind": worker_kind, "name": worker },
+                "patch": to_yaml(&json!([{ "op": "replace", "path": "/spec/template/spec/containers/0/env", "value": env_vars }])),
+            }));
+            continue;
+        }
+        let changed: Vec<(&String, &String)> = e_env.iter().filter(|(k, v)| b_env.get(*k) != Some(*v)).collect();
         let env_vars: Vec<Value> = changed.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
         patches.push(json!({
             "target": { "kind": "Deployment", "name": format!("{}-{component}", base.app.name) },
@@ -120,5 +174,21 @@ pub fn objects_for(config: &DeployConfig, environment: Option<&str>) -> Result<V
             let env = config.environments.get(name).ok_or_else(|| RenderError::Config(format!("no environment {name:?}")))?;
             Ok(objects(&config.for_environment(env)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_yaml;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_11_booleans_are_quoted_but_block_scalars_are_left_alone() {
+        let text = to_yaml(&json!({ "updateMode": "Off", "list": ["yes", "n", "fine"], "ok": "Offline", "doc": "line: no\nnext: Off\n" }));
+        assert!(text.contains("updateMode: 'Off'") && text.contains("- 'yes'") && text.contains("- 'n'"), "{text}");
+        assert!(text.contains("ok: Offline") && text.contains("  line: no\n  next: Off\n"), "{text}");
+        let back: serde_json::Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(back["doc"], "line: no\nnext: Off\n");
+        assert_eq!(back["updateMode"], "Off");
     }
 }

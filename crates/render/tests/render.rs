@@ -8,13 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tk8s_render::{DeployConfig, files, lint, objects, objects_for, parse_documents};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn greeting() -> DeployConfig {
-    DeployConfig::load(&root().join("examples/greeting/deploy.toml")).expect("greeting deploy config")
-}
+mod common;
+use common::{controller_api_key, controller_mtls, controller_outputs, find_value, greeting, root};
 
 /// Variants that exercise the other auth modes, encryption from a Secret and from the Secrets
 /// Store CSI driver, a VPA, and KEDA.
@@ -31,7 +26,52 @@ fn variants() -> Vec<(&'static str, DeployConfig)> {
         ("greeting", greeting()),
         ("mtls+encryption", DeployConfig::parse(&base, &mtls).unwrap()),
         ("api-key+keda", DeployConfig::parse(&base, &api_key).unwrap()),
+        ("controller+mtls", controller_mtls()),
+        ("controller+api-key", controller_api_key()),
     ]
+}
+
+#[test]
+fn controller_mode_hands_the_worker_to_the_temporal_worker_controller() {
+    for config in [controller_mtls(), controller_api_key()] {
+        let objs = objects(&config);
+        assert!(objs.iter().all(|o| !(o.value["kind"] == "Deployment" && o.value["metadata"]["name"] == "greeting-worker")), "no plain worker Deployment");
+        assert!(objs.iter().all(|o| o.value["kind"] != "HorizontalPodAutoscaler" && o.value["kind"] != "VerticalPodAutoscaler"), "per-build only");
+        let wd = find_value(&objs, "WorkerDeployment").expect("a WorkerDeployment");
+        let conn = find_value(&objs, "Connection").expect("a Connection");
+        assert_eq!(wd["apiVersion"], "temporal.io/v1alpha1");
+        assert_eq!(wd["spec"]["workerOptions"]["connectionRef"]["name"], conn["metadata"]["name"]);
+        assert_eq!(wd["spec"]["workerOptions"]["temporalNamespace"], config.temporal.namespace);
+        assert_eq!(conn["spec"]["hostPort"], config.temporal.address);
+        let pod = &wd["spec"]["template"]["spec"];
+        // The controller supplies the connection: nothing of ours may collide with what it adds.
+        assert!(pod["initContainers"].is_null(), "init containers get none of the controller's env");
+        assert!(pod["volumes"].as_array().into_iter().flatten().all(|v| v["name"] != "temporal-tls" && v["name"] != "temporal-api-key"));
+        let env: Vec<&str> = pod["containers"][0]["env"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
+        for injected in ["TEMPORAL_DEPLOYMENT_NAME", "TEMPORAL_WORKER_BUILD_ID", "TEMPORAL_API_KEY", "TK8S_API_KEY_FILE"] {
+            assert!(!env.contains(&injected), "{injected} in {env:?}");
+        }
+        // The orchestrator is not versioned and keeps its own credentials.
+        let orchestrator = objs.iter().find(|o| o.value["metadata"]["name"] == "greeting-orchestrator" && o.value["kind"] == "Deployment").unwrap();
+        assert!(!orchestrator.value["spec"]["template"]["spec"]["initContainers"].is_null());
+        let o_env = orchestrator.value.pointer("/spec/template/spec/containers/0/env").unwrap().to_string();
+        assert_eq!(config.temporal.auth == tk8s_render::Auth::ApiKey, o_env.contains("TK8S_API_KEY_FILE"), "{o_env}");
+    }
+    let progressive = find_value(&objects(&controller_mtls()), "WorkerDeployment").unwrap().clone();
+    assert_eq!(progressive["spec"]["rollout"], json!({
+        "strategy": "Progressive",
+        "steps": [{ "rampPercentage": 10, "pauseDuration": "300s" }, { "rampPercentage": 50, "pauseDuration": "600s" }],
+        "gate": { "workflowType": "GreetingSmokeTest" },
+    }));
+    assert!(progressive["spec"]["replicas"].is_null(), "the per-build HPA owns replicas");
+    let conn = find_value(&objects(&controller_mtls()), "Connection").unwrap().clone();
+    assert_eq!(conn["spec"]["mutualTLSSecretRef"]["name"], "greeting-temporal-tls");
+    assert_eq!(conn["spec"]["tls"]["serverName"], "temporal.example.com");
+    let api_objs = objects(&controller_api_key());
+    let api = find_value(&api_objs, "WorkerDeployment").unwrap();
+    assert_eq!(api["spec"]["rollout"], json!({ "strategy": "AllAtOnce" }));
+    assert_eq!(api["spec"]["replicas"], 2);
+    assert_eq!(find_value(&api_objs, "Connection").unwrap()["spec"]["apiKeySecretRef"], json!({ "name": "greeting-temporal-api-key", "key": "api-key" }));
 }
 
 #[test]
@@ -72,11 +112,20 @@ fn every_rendered_object_passes_kubernetes_validate_strict_on_1_30_and_1_35() {
         let mut paths = Vec::new();
         for o in &objs {
             let api = o.value["apiVersion"].as_str().unwrap_or("");
-            if ["keda.sh/", "monitoring.coreos.com/", "secrets-store.csi.x-k8s.io/", "autoscaling.k8s.io/"].iter().any(|g| api.starts_with(g)) {
-                continue; // CRDs: kubernetes-validate has no schema for them (promtool checks the rules)
+            if ["keda.sh/", "monitoring.coreos.com/", "secrets-store.csi.x-k8s.io/", "autoscaling.k8s.io/", "temporal.io/"].iter().any(|g| api.starts_with(g)) {
+                continue; // CRDs: kubernetes-validate has no schema for them (see below for the controller's)
             }
             let p = dir.path().join(&o.file);
             std::fs::write(&p, tk8s_render::to_yaml(&o.value)).unwrap();
+            paths.push(p);
+        }
+        // What the temporal-worker-controller's objects carry that Kubernetes' schemas know.
+        for (file, value) in controller_outputs(&objs) {
+            if value["apiVersion"].as_str().is_some_and(|a| a.starts_with("autoscaling.k8s.io/")) {
+                continue;
+            }
+            let p = dir.path().join(file);
+            std::fs::write(&p, tk8s_render::to_yaml(&value)).unwrap();
             paths.push(p);
         }
         for version in ["1.30.0", "1.35.0"] {
@@ -108,13 +157,30 @@ fn normalise(objects: Vec<Value>) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// Rendered folders to check: the committed greeting assets, and the controller variants
+/// rendered to temporary folders (kept alive by the returned guards).
+fn rendered_dirs() -> Vec<(&'static str, DeployConfig, PathBuf, Option<tempfile::TempDir>)> {
+    let mut out = vec![("greeting", greeting(), root().join("deploy/greeting"), None)];
+    for (name, config) in [("controller+mtls", controller_mtls()), ("controller+api-key", controller_api_key())] {
+        let tmp = tempfile::tempdir().unwrap();
+        tk8s_render::write_all(&config, tmp.path()).unwrap();
+        out.push((name, config, tmp.path().to_path_buf(), Some(tmp)));
+    }
+    out
+}
+
 #[test]
 fn each_kustomize_overlay_builds_exactly_the_environment_render() {
-    let config = greeting();
-    let dir = root().join("deploy/greeting/kustomize");
+    for (name, config, dir, _guard) in rendered_dirs() {
+        println!("{name}");
+        kustomize_overlays_match(&config, &dir.join("kustomize"));
+    }
+}
+
+fn kustomize_overlays_match(config: &DeployConfig, dir: &Path) {
     let base = Command::new("kubectl").arg("kustomize").arg(dir.join("base")).output().expect("kubectl is needed (kubectl kustomize)");
     assert!(base.status.success(), "{}", String::from_utf8_lossy(&base.stderr));
-    let want = |env| normalise(objects_for(&config, env).unwrap().into_iter().map(|o| o.value).collect());
+    let want = |env| normalise(objects_for(config, env).unwrap().into_iter().map(|o| o.value).collect());
     assert_eq!(normalise(parse_documents(&String::from_utf8_lossy(&base.stdout)).unwrap()), want(None));
     assert!(!config.environments.is_empty());
     for env in config.environments.keys() {
@@ -126,7 +192,7 @@ fn each_kustomize_overlay_builds_exactly_the_environment_render() {
             assert_eq!(built.get(key), Some(object), "overlay {env}: {key} differs");
         }
         assert_eq!(built.len(), expected.len(), "overlay {env}");
-        assert_ne!(built, want(None), "overlay {env} changes nothing");
+        assert_eq!(built != want(None), expected != want(None), "overlay {env} changes nothing, or too much");
     }
 }
 
@@ -134,10 +200,21 @@ fn rendered() -> Vec<Value> {
     objects(&greeting()).into_iter().map(|o| o.value).collect()
 }
 
-fn mutate(f: impl Fn(&mut Vec<Value>)) -> Vec<&'static str> {
-    let mut objs = rendered();
+fn rendered_with_controller() -> Vec<Value> {
+    objects(&controller_mtls()).into_iter().map(|o| o.value).collect()
+}
+
+/// A rule, the render it starts from, and the mistake made in it.
+type LintCase = (&'static str, fn() -> Vec<Value>, Box<dyn Fn(&mut Vec<Value>)>);
+
+fn mutate(base: fn() -> Vec<Value>, f: impl Fn(&mut Vec<Value>)) -> Vec<&'static str> {
+    let mut objs = base();
     f(&mut objs);
     lint(&objs).into_iter().map(|f| f.rule).collect()
+}
+
+fn wd(objs: &mut [Value]) -> &mut Value {
+    find(objs, "WorkerDeployment", "greeting-worker")
 }
 
 fn find<'a>(objs: &'a mut [Value], kind: &str, name: &str) -> &'a mut Value {
@@ -155,34 +232,59 @@ fn container(o: &mut Value) -> &mut Value {
 #[test]
 fn lint_catches_each_temporal_specific_mistake() {
     assert!(lint(&rendered()).is_empty());
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<Value>)>)> = vec![
-        ("TK001", Box::new(|o| { worker(o)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(10); })),
-        ("TK002", Box::new(|o| { container(worker(o))["readinessProbe"] = json!({"exec": {"command": ["ls", "/"]}}); })),
-        ("TK002", Box::new(|o| { container(worker(o))["livenessProbe"]["httpGet"]["path"] = json!("/healthz"); })),
-        ("TK002", Box::new(|o| { container(worker(o))["readinessProbe"]["httpGet"]["port"] = json!(8080); })),
-        ("TK003", Box::new(|o| { find(o, "HorizontalPodAutoscaler", "greeting-worker")["spec"]["scaleTargetRef"]["name"] = json!("greeting-orchestrator"); })),
-        ("TK004", Box::new(|o| { find(o, "PodDisruptionBudget", "greeting-worker")["spec"]["maxUnavailable"] = json!(0); })),
-        ("TK004", Box::new(|o| {
+    let cases: Vec<LintCase> = vec![
+        ("TK001", rendered, Box::new(|o| { worker(o)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(10); })),
+        ("TK002", rendered, Box::new(|o| { container(worker(o))["readinessProbe"] = json!({"exec": {"command": ["ls", "/"]}}); })),
+        ("TK002", rendered, Box::new(|o| { container(worker(o))["livenessProbe"]["httpGet"]["path"] = json!("/healthz"); })),
+        ("TK002", rendered, Box::new(|o| { container(worker(o))["readinessProbe"]["httpGet"]["port"] = json!(8080); })),
+        ("TK003", rendered, Box::new(|o| { find(o, "HorizontalPodAutoscaler", "greeting-worker")["spec"]["scaleTargetRef"]["name"] = json!("greeting-orchestrator"); })),
+        ("TK004", rendered, Box::new(|o| { find(o, "PodDisruptionBudget", "greeting-worker")["spec"]["maxUnavailable"] = json!(0); })),
+        ("TK004", rendered, Box::new(|o| {
             let pdb = find(o, "PodDisruptionBudget", "greeting-worker");
             pdb["spec"].as_object_mut().unwrap().remove("maxUnavailable");
             pdb["spec"]["minAvailable"] = json!("100%");
         })),
-        ("TK005", Box::new(|o| { container(worker(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_API_KEY", "value": "k-123"})); })),
-        ("TK005", Box::new(|o| { o.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "greeting-codec-keys"}, "data": {"k1.key": "AAAA"}})); })),
-        ("TK006", Box::new(|o| { container(worker(o))["resources"]["limits"] = json!({}); })),
-        ("TK007", Box::new(|o| { find(o, "Deployment", "greeting-orchestrator")["spec"]["replicas"] = json!(3); })),
-        ("TK008", Box::new(|o| {
+        ("TK005", rendered, Box::new(|o| { container(worker(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_API_KEY", "value": "k-123"})); })),
+        ("TK005", rendered, Box::new(|o| { o.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "greeting-codec-keys"}, "data": {"k1.key": "AAAA"}})); })),
+        ("TK006", rendered, Box::new(|o| { container(worker(o))["resources"]["limits"] = json!({}); })),
+        ("TK007", rendered, Box::new(|o| { find(o, "Deployment", "greeting-orchestrator")["spec"]["replicas"] = json!(3); })),
+        ("TK008", rendered, Box::new(|o| {
             let env = container(worker(o))["env"].as_array_mut().unwrap();
             env.push(json!({"name": "TK8S_API_KEY_FILE", "value": "/etc/temporal/api-key/api-key"}));
             env.push(json!({"name": "TEMPORAL_TLS", "value": "false"}));
         })),
+        ("TK009", rendered_with_controller, Box::new(|o| {
+            o.push(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "greeting-worker"},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "greeting-worker"}, "maxReplicas": 5}}));
+        })),
+        ("TK009", rendered_with_controller, Box::new(|o| {
+            o.push(json!({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler", "metadata": {"name": "greeting-worker"},
+                "spec": {"targetRef": {"apiVersion": "temporal.io/v1alpha1", "kind": "WorkerDeployment", "name": "greeting-worker"}}}));
+        })),
+        ("TK010", rendered_with_controller, Box::new(|o| {
+            let pod = &mut wd(o)["spec"]["template"]["spec"];
+            pod["volumes"] = json!([{"name": "temporal-tls", "secret": {"secretName": "greeting-temporal-tls"}}]);
+        })),
+        ("TK010", rendered_with_controller, Box::new(|o| {
+            container(wd(o))["volumeMounts"] = json!([{"name": "client-cert", "mountPath": "/etc/temporal/tls"}]);
+        })),
+        ("TK010", rendered_with_controller, Box::new(|o| {
+            container(wd(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_WORKER_BUILD_ID", "value": "v1"}));
+        })),
     ];
-    for (rule, f) in &cases {
-        let rules = mutate(f);
+    assert!(lint(&rendered_with_controller()).is_empty(), "{:?}", lint(&rendered_with_controller()));
+    for (rule, base, f) in &cases {
+        let rules = mutate(*base, f);
         assert_eq!(rules, vec![*rule], "expected exactly {rule}");
     }
-    let covered: std::collections::BTreeSet<_> = cases.iter().map(|(r, _)| *r).collect();
+    let covered: std::collections::BTreeSet<_> = cases.iter().map(|(r, _, _)| *r).collect();
     assert_eq!(covered.len(), tk8s_render::RULES.len(), "every rule has a bad-config case");
+}
+
+/// The greeting deploy config with its worker under the controller, `extra` in that table.
+fn controller_with(extra: &str) -> String {
+    let good = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap();
+    good.replace("# [worker.controller]", &format!("[worker.controller]\n{extra}"))
 }
 
 #[test]
@@ -196,6 +298,15 @@ fn deploy_config_errors_name_the_file_and_line() {
         (good.replace("shutdown_grace = \"20s\"", "shutdown_grace = \"soon\""), "deploy.toml", "worker.shutdown_grace"),
         (good.replace("TK8S_MAX_CONCURRENT_ACTIVITIES", "TK8S_MAX_ACTIVITIES"), "deploy.toml", "not a known setting"),
         (good.replace("name = \"greeting\"", "name = \"Greeting_App\""), "deploy.toml", "DNS label"),
+        (good.replace("# [worker.controller]\n# rollout = \"progressive\"", "[worker.controller]\nrollout = \"progressive\""), "deploy.toml", "needs steps"),
+        (good.replace("# [worker.controller]", "[worker.controller]").replace("# steps = ", "steps = "), "deploy.toml", "only apply to rollout = \"progressive\""),
+        (controller_with("rollout = \"progressive\"\nsteps = [{ ramp_percentage = 50, pause = \"1m\" }, { ramp_percentage = 20, pause = \"1m\" }]"), "deploy.toml", "steps[1].ramp_percentage = 20"),
+        (controller_with("rollout = \"progressive\"\nsteps = [{ ramp_percentage = 10, pause = \"10s\" }]"), "deploy.toml", "at least \"30s\""),
+        (controller_with("rollout = \"gradual\""), "deploy.toml:", "gradual"),
+        (controller_with("delete_delay = \"tomorrow\""), "deploy.toml", "worker.controller.delete_delay"),
+        (controller_with("").replace("mode = \"hpa\"", "mode = \"keda\""), "deploy.toml", "WorkerResourceTemplate"),
+        (controller_with("").replace("temporal-frontend.temporal.svc.cluster.local:7233", "[::1]:7233"), "deploy.toml", "plain host:port"),
+        (good.replace("[orchestrator.resources]", "[orchestrator.controller]\n\n[orchestrator.resources]"), "deploy.toml", "only the worker"),
     ];
     for (text, place, what) in cases {
         let e = DeployConfig::parse(path, &text).expect_err(what).to_string();
@@ -235,29 +346,34 @@ fn helm() -> PathBuf {
 
 #[test]
 fn helm_lint_passes_and_helm_template_equals_the_render_for_every_values_file() {
-    let config = greeting();
-    let chart = root().join("deploy/greeting/helm/greeting");
+    for (name, config, dir, _guard) in rendered_dirs() {
+        println!("{name}");
+        helm_chart_matches(&config, &dir.join("helm/greeting"));
+    }
+}
+
+fn helm_chart_matches(config: &DeployConfig, chart: &Path) {
     let mut runs: Vec<(Option<&str>, Option<PathBuf>)> = vec![(None, None)];
     for env in config.environments.keys() {
         runs.push((Some(env.as_str()), Some(chart.join(format!("values-{env}.yaml")))));
     }
     for (env, values) in runs {
         let mut lint = Command::new(helm());
-        lint.args(["lint", "--strict"]).arg(&chart);
+        lint.args(["lint", "--strict"]).arg(chart);
         if let Some(v) = &values {
             lint.arg("-f").arg(v);
         }
         let out = lint.output().unwrap();
         assert!(out.status.success(), "helm lint {env:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let mut template = Command::new(helm());
-        template.args(["template", "greeting"]).arg(&chart).args(["--namespace", &config.app.namespace, "--kube-version", "1.35.0"]);
+        template.args(["template", "greeting"]).arg(chart).args(["--namespace", &config.app.namespace, "--kube-version", "1.35.0"]);
         if let Some(v) = &values {
             template.arg("-f").arg(v);
         }
         let out = template.output().unwrap();
         assert!(out.status.success(), "helm template {env:?}: {}", String::from_utf8_lossy(&out.stderr));
         let built = normalise(parse_documents(&String::from_utf8_lossy(&out.stdout)).unwrap());
-        let expected = normalise(objects_for(&config, env).unwrap().into_iter().map(|o| o.value).collect());
+        let expected = normalise(objects_for(config, env).unwrap().into_iter().map(|o| o.value).collect());
         assert_eq!(built.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{env:?}");
         for (key, object) in &expected {
             assert_eq!(built.get(key), Some(object), "helm template {env:?}: {key} differs from tk8s render");
@@ -267,6 +383,6 @@ fn helm_lint_passes_and_helm_template_equals_the_render_for_every_values_file() 
     let bad = tempfile::tempdir().unwrap();
     let typo = bad.path().join("typo.yaml");
     std::fs::write(&typo, "worker:\n  replica: 3\n").unwrap();
-    let out = Command::new(helm()).args(["lint"]).arg(&chart).arg("-f").arg(&typo).output().unwrap();
+    let out = Command::new(helm()).args(["lint"]).arg(chart).arg("-f").arg(&typo).output().unwrap();
     assert!(!out.status.success(), "values.schema.json should reject worker.replica");
 }

@@ -2,12 +2,11 @@
 //! checks; skips only with a written reason), hadolint, `docker-compose config`, and promtool
 //! (`check rules`, `test rules`, `check config`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+mod common;
+use common::{controller_outputs, root};
 
 fn tool(venv: &str, name: &str) -> PathBuf {
     let p = root().join(venv).join("bin").join(name);
@@ -34,6 +33,31 @@ fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
     let chart = run(Command::new(&checkov).env("PATH", path).args(["--skip-download", "--compact", "--framework", "helm", "-d", "deploy/greeting/helm"]));
     assert!(chart.contains("Failed checks: 0") && chart.contains("Passed checks: "), "{chart}");
     assert!(!chart.contains("Passed checks: 0,"), "checkov scanned nothing in the chart:\n{chart}");
+    // Under the temporal-worker-controller: the worker's pod template (as a PodTemplate, which
+    // checkov scans like a Deployment's) and everything else rendered.
+    for config in [common::controller_mtls(), common::controller_api_key()] {
+        // Not a dot-directory: checkov skips hidden paths.
+        let dir = tempfile::Builder::new().prefix("tk8s-checkov-").tempdir().unwrap();
+        for o in tk8s_render::objects(&config) {
+            std::fs::write(dir.path().join(&o.file), tk8s_render::to_yaml(&o.value)).unwrap();
+        }
+        let outputs = controller_outputs(&tk8s_render::objects(&config));
+        assert!(outputs.iter().any(|(_, v)| v["kind"] == "PodTemplate"));
+        for (file, value) in outputs {
+            std::fs::write(dir.path().join(file), tk8s_render::to_yaml(&value)).unwrap();
+        }
+        let out = run(Command::new(&checkov).args(["--skip-download", "--framework", "kubernetes", "-o", "json", "-d"]).arg(dir.path()));
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        // One report per framework found (a list), or the report itself.
+        let report = match parsed {
+            serde_json::Value::Array(list) => list.into_iter().find(|r| r["check_type"] == "kubernetes").expect("a kubernetes report"),
+            report => report,
+        };
+        assert_eq!(report["summary"]["failed"], 0, "{:#}", report["results"]["failed_checks"]);
+        assert_eq!(report["summary"]["skipped"], skips * 2, "only the reasoned skips, on the pod template and the orchestrator");
+        let on_template = report["results"]["passed_checks"].as_array().unwrap().iter().filter(|c| c["resource"] == "PodTemplate.greeting.greeting-worker").count();
+        assert!(on_template > 20, "checkov barely scanned the worker's pod template ({on_template} checks)");
+    }
     let docker = run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "dockerfile", "-f", "deploy/docker/Dockerfile"]));
     assert!(docker.contains("Failed checks: 0") && docker.contains("Skipped checks: 0"), "{docker}");
 }

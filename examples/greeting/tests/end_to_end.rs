@@ -149,28 +149,3 @@ fn orchestrator_exports_backlog_and_pollers_and_a_missing_namespace_is_a_config_
     assert_eq!(status.code(), Some(78), "{}", w.proc.output());
     assert!(w.proc.output().contains("namespace \\\"no-such-namespace\\\" does not exist"), "{}", w.proc.output());
 }
-
-#[test]
-fn worker_versioning_env_of_the_worker_controller_opts_the_worker_in() {
-    let server = DevServer::start();
-    let mut env = app_env(&server.address());
-    env.insert("TEMPORAL_DEPLOYMENT_NAME".into(), "greeting-deploy".into());
-    env.insert("TEMPORAL_WORKER_BUILD_ID".into(), "build-1".into());
-    let w = Host::spawn(bin(), &["worker"], &env);
-    assert!(w.wait_ready(Duration::from_secs(30)), "{}", w.proc.output());
-    // The version exists once the worker polls; make it current (what the controller does).
-    let set_current = || {
-        server
-            .cli(&["worker", "deployment", "set-current-version", "--deployment-name", "greeting-deploy", "--build-id", "build-1", "--yes"])
-            .status
-            .success()
-    };
-    assert!(wait_until(Duration::from_secs(30), set_current), "could not make build-1 current");
-    let mut o = orchestrate(&server, &[("TK8S_WORKFLOW_ID_PREFIX", "versioned")]);
-    assert!(o.proc.wait_exit(Duration::from_secs(60)).expect("exits").success(), "{}", o.proc.output());
-    let describe = server.cli(&["workflow", "describe", "--workflow-id", "versioned-once-1", "--output", "json"]);
-    let text = String::from_utf8_lossy(&describe.stdout);
-    assert!(describe.status.success(), "{}", String::from_utf8_lossy(&describe.stderr));
-    assert!(text.contains("build-1") && text.contains("greeting-deploy"), "no versioning info recorded:\n{text}");
-    assert!(text.contains("VERSIONING_BEHAVIOR_AUTO_UPGRADE"), "{text}");
-}
