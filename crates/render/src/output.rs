@@ -94,6 +94,13 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
     } else {
         ("Deployment", worker.clone(), "/spec")
     };
+    if managed && env.app.tag != base.app.tag {
+        // The labels transformer knows pod templates of built-in kinds only (images it finds anywhere).
+        patches.push(json!({
+            "target": { "kind": worker_kind, "name": worker },
+            "patch": to_yaml(&json!([{ "op": "replace", "path": "/spec/template/metadata/labels/app.kubernetes.io~1version", "value": env.app.tag }])),
+        }));
+    }
     let autoscaled = env.worker.autoscaling.as_ref().is_some_and(|a| a.mode != Scaler::None);
     if !autoscaled && env.worker.replicas != base.worker.replicas {
         if managed {

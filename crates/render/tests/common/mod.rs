@@ -25,7 +25,8 @@ pub fn controller_mtls() -> DeployConfig {
         .replace("# rollout = ", "rollout = ")
         .replace("# steps = ", "steps = ")
         .replace("# gate_workflow", "gate_workflow")
-        .replace("spread = true", "spread = true\nvpa = \"Off\"");
+        .replace("spread = true", "spread = true\nvpa = \"Off\"")
+        .replace("[environments.dev]", "[environments.dev]\ntag = \"0.2.0-rc.1\"");
     DeployConfig::parse(&base, &text).unwrap()
 }
 
