@@ -147,12 +147,12 @@ impl Health {
                 (None, Some(_)) => "temporal check overdue".to_string(),
             });
         }
-        if self.polls {
-            if let Some(f) = fail_ago {
-                let recovered = ok_ago.is_some_and(|o| o < f);
-                if !recovered && f < self.poll_failure_window() {
-                    reasons.push(format!("task queue polls failing (last failure {f} ms ago)"));
-                }
+        if self.polls
+            && let Some(f) = fail_ago
+        {
+            let recovered = ok_ago.is_some_and(|o| o < f);
+            if !recovered && f < self.poll_failure_window() {
+                reasons.push(format!("task queue polls failing (last failure {f} ms ago)"));
             }
         }
         Readiness {

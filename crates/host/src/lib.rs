@@ -74,8 +74,11 @@ pub struct App {
     register: Option<Register>,
     starter: Option<Arc<dyn Starter>>,
     /// A custom data converter; `None` uses payload encryption when configured.
-    data_converter: Option<Arc<dyn Fn(&Config) -> Result<DataConverter, HostError>>>,
+    data_converter: Option<MakeConverter>,
 }
+
+/// Builds the data converter from the resolved configuration.
+type MakeConverter = Arc<dyn Fn(&Config) -> Result<DataConverter, HostError>>;
 
 impl App {
     /// An app named `name`; its task queue defaults to the same name.
