@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tk8s_config::{AppDefaults, Config};
 
@@ -175,13 +176,22 @@ fn codec_server(config: Config) -> u8 {
         }
     };
     let s = &config.codec_server;
+    let jwt = s.jwt.clone().map(|j| Arc::new(tk8s_codec::jwt::Verifier::new(j)));
     let options = tk8s_codec::server::ServerOptions {
         allowed_origins: s.allowed_origins.clone(),
         tokens_file: s.tokens_file.clone(),
+        jwt: jwt.clone(),
         max_body_bytes: s.max_body_bytes,
     };
     let router = tk8s_codec::server::app(keys.codec(), options, tk8s_codec::server::ServerMetrics::new());
     runtime.block_on(async move {
+        if let Some(verifier) = &jwt {
+            // Loaded now so a wrong URL shows at start; a failure is retried on the next token.
+            match verifier.load().await {
+                Ok(n) => tracing::info!(keys = n, "JWKS loaded; JWT bearer tokens accepted"),
+                Err(e) => tracing::warn!(error = %e, "cannot load the JWKS yet; JWTs are refused until it loads"),
+            }
+        }
         let listener = match tokio::net::TcpListener::bind(s.addr).await {
             Ok(l) => l,
             Err(e) => {
@@ -190,7 +200,7 @@ fn codec_server(config: Config) -> u8 {
             }
         };
         let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(addr = %bound, origins = ?s.allowed_origins, auth = s.tokens_file.is_some(),
+        tracing::info!(addr = %bound, origins = ?s.allowed_origins, auth = s.tokens_file.is_some() || s.jwt.is_some(),
                        "codec server listening: POST /encode /decode (also /{{namespace}}/...), GET /livez /readyz /metrics");
         tokio::spawn(async move {
             loop {

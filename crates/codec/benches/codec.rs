@@ -85,7 +85,7 @@ fn main() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = app(codec.clone(), ServerOptions { allowed_origins: vec![], tokens_file: None, max_body_bytes: 4 << 20 }, ServerMetrics::new());
+    let router = app(codec.clone(), ServerOptions { allowed_origins: vec![], tokens_file: None, jwt: None, max_body_bytes: 4 << 20 }, ServerMetrics::new());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move { axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), router).await.unwrap() });

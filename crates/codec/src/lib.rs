@@ -7,6 +7,7 @@
 //! encodes them as payloads).
 
 mod codec;
+pub mod jwt;
 mod keys;
 mod reload;
 pub mod server;
@@ -30,6 +31,9 @@ pub enum CodecError {
     /// Not a payload we can read.
     #[error("malformed payload: {0}")]
     Malformed(String),
+    /// A bearer token that is not an acceptable JWT (the reason never includes the token).
+    #[error("token rejected: {0}")]
+    Token(String),
 }
 
 /// A file's modification time (following symlinks, as the kubelet's Secret mounts use them).

@@ -5,8 +5,9 @@
 //!   {"encoding":"<base64>"},"data":"<base64>"}]}`; the `X-Namespace` header is logged only.
 //! - CORS for an explicit allow-list of origins (the Web UI's), preflight included; other origins
 //!   get no CORS headers and a 403 preflight.
-//! - Bearer tokens from a mounted file (one per line, re-read when it changes); with no file
-//!   configured, authentication is off (the Web UI sends no token unless told to).
+//! - Bearer tokens from a mounted file (one per line, re-read when it changes) and/or JWTs
+//!   verified against a JWKS ([`crate::jwt`]); with neither configured, authentication is off
+//!   (the Web UI sends no token unless told to).
 //! - 401 without a valid token, 413 over the body limit, 400 with a JSON error on malformed JSON
 //!   or base64 or an undecodable payload, 405 on other methods.
 //! - `GET /livez`, `/readyz`, `/metrics` on the same port.
@@ -14,6 +15,7 @@
 //! Logs name the request, never payload data or tokens.
 
 use crate::Codec;
+use crate::jwt::Verifier;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
@@ -32,8 +34,10 @@ use temporalio_common::protos::temporal::api::common::v1::Payload;
 pub struct ServerOptions {
     /// Origins allowed to call from a browser, e.g. `http://127.0.0.1:8233`. Exact match.
     pub allowed_origins: Vec<String>,
-    /// File of accepted bearer tokens; `None` turns authentication off.
+    /// File of accepted bearer tokens. With neither this nor `jwt`, authentication is off.
     pub tokens_file: Option<PathBuf>,
+    /// Also accept JWT bearer tokens that this verifier accepts.
+    pub jwt: Option<Arc<Verifier>>,
     pub max_body_bytes: usize,
 }
 
@@ -75,12 +79,34 @@ impl Tokens {
         cache.tokens.clone()
     }
 
-    fn accepts(&self, headers: &HeaderMap) -> bool {
-        let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
-            return false;
-        };
+    fn accepts(&self, given: &str) -> bool {
         // Compare against every token without stopping early.
-        self.current().iter().fold(false, |ok, t| ok | constant_time_eq(t, given.trim().as_bytes()))
+        self.current().iter().fold(false, |ok, t| ok | constant_time_eq(t, given.as_bytes()))
+    }
+}
+
+/// Whether the request may use the codec: a bearer token from the tokens file, or a JWT the
+/// verifier accepts. Rejections are logged with their reason, never with the token.
+async fn authorized(state: &State, headers: &HeaderMap) -> bool {
+    if state.tokens.is_none() && state.options.jwt.is_none() {
+        return true;
+    }
+    let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
+        return false;
+    };
+    let given = given.trim();
+    if state.tokens.as_ref().is_some_and(|t| t.accepts(given)) {
+        return true;
+    }
+    match &state.options.jwt {
+        Some(verifier) => match verifier.verify(given).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::info!(reason = %e, "bearer token rejected");
+                false
+            }
+        },
+        None => false,
     }
 }
 
@@ -204,9 +230,7 @@ async fn route(state: &State, req: Request<Body>, op: Option<&'static str>, has_
                 .unwrap_or_else(|_| StatusCode::NO_CONTENT.into_response())
         }
         (&Method::POST, _, Some(op)) => {
-            if let Some(tokens) = &state.tokens
-                && !tokens.accepts(req.headers())
-            {
+            if !authorized(state, req.headers()).await {
                 let mut r = error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 return r;
@@ -293,7 +317,7 @@ mod tests {
             p
         });
         let codec = Codec::new(KeyRing::new([("k1".to_string(), [7u8; 32])].into(), "k1").unwrap(), None);
-        let opts = ServerOptions { allowed_origins: vec![UI.into()], tokens_file, max_body_bytes: 4096 };
+        let opts = ServerOptions { allowed_origins: vec![UI.into()], tokens_file, jwt: None, max_body_bytes: 4096 };
         (app(codec, opts, ServerMetrics::new()), dir)
     }
 

@@ -175,7 +175,22 @@ pub struct CodecServer {
     pub addr: SocketAddr,
     pub allowed_origins: Vec<String>,
     pub tokens_file: Option<PathBuf>,
+    pub jwt: Option<Jwt>,
     pub max_body_bytes: usize,
+}
+
+/// JWT bearer tokens for the codec server: where the signing keys are and what the claims must say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwt {
+    pub jwks: Jwks,
+    pub audience: String,
+    pub issuer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Jwks {
+    Url(String),
+    File(PathBuf),
 }
 
 /// The resolved, validated configuration.
@@ -507,6 +522,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
         None => wants_tls,
     };
     let tls = tls_on.then_some(Tls { server_ca: ca, server_name, client_cert });
+    let jwt = codec_server_jwt(r, problems);
 
     let address = r.text("temporal.address").unwrap_or_default();
     if !valid_host_port(&address) {
@@ -637,10 +653,53 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
             addr: SocketAddr::new(r.ip("codec_server.bind"), u16::try_from(r.int("codec_server.port")).unwrap_or(0)),
             allowed_origins: r.list("codec_server.allowed_origins"),
             tokens_file: r.path("codec_server.tokens_file"),
+            jwt,
             max_body_bytes: usize_of("codec_server.max_body_bytes"),
         },
         resolved: Vec::new(),
     })
+}
+
+/// The codec server's JWT settings, checked together: one JWKS source, https unless on loopback,
+/// and an audience (without one, a token the identity provider issued to any application passes).
+fn codec_server_jwt(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Option<Jwt> {
+    let (url, file) = (r.text("codec_server.jwks_url"), r.path("codec_server.jwks_file"));
+    let audience = r.text("codec_server.jwt_audience");
+    let jwks = match (url, file) {
+        (Some(_), Some(_)) => {
+            conflict(r, problems, "codec_server.jwks_file", "codec_server.jwks_url", "keep one source of signing keys");
+            return None;
+        }
+        (Some(url), None) => {
+            let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| url.starts_with(p));
+            if !url.starts_with("https://") && !loopback {
+                problems.push(Problem::new(
+                    r.origin("codec_server.jwks_url"),
+                    Some("codec_server.jwks_url"),
+                    format!("= {url:?} is not an https:// URL"),
+                    Some("signing keys must come over TLS (plain http is accepted on loopback only)".into()),
+                ));
+            }
+            Jwks::Url(url)
+        }
+        (None, Some(file)) => Jwks::File(file),
+        (None, None) => {
+            for key in ["codec_server.jwt_audience", "codec_server.jwt_issuer"] {
+                if r.text(key).is_some() {
+                    problems.push(Problem::new(r.origin(key), Some(key), "has no effect without a JWKS".into(),
+                        Some("set codec_server.jwks_url (or jwks_file), or remove it".into())));
+                }
+            }
+            return None;
+        }
+    };
+    let Some(audience) = audience else {
+        let source = if matches!(jwks, Jwks::Url(_)) { "codec_server.jwks_url" } else { "codec_server.jwks_file" };
+        problems.push(Problem::new(r.origin(source), Some(source), "is set without codec_server.jwt_audience".into(),
+            Some("set TK8S_CODEC_SERVER_JWT_AUDIENCE to the audience your tokens carry: without it, tokens issued to any application would pass".into())));
+        return None;
+    };
+    Some(Jwt { jwks, audience, issuer: r.text("codec_server.jwt_issuer") })
 }
 
 fn valid_host_port(address: &str) -> bool {

@@ -4,9 +4,11 @@
 //! front of a dev server. Nothing here stands in for Temporal: it only starts and observes.
 
 mod certs;
+mod https;
 mod terminator;
 
 pub use certs::{Leaf, TestCa};
+pub use https::HttpsDocument;
 pub use terminator::{Seen, Terminator, TerminatorOptions};
 
 use std::collections::BTreeMap;
