@@ -132,6 +132,8 @@ pub enum LogFormat {
 pub struct Log {
     pub format: LogFormat,
     pub level: String,
+    /// Where to export traces (OTLP over gRPC), if anywhere.
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -523,6 +525,13 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
     };
     let tls = tls_on.then_some(Tls { server_ca: ca, server_name, client_cert });
     let jwt = codec_server_jwt(r, problems);
+    let otlp_endpoint = r.text("log.otlp_endpoint");
+    if let Some(e) = &otlp_endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        problems.push(Problem::new(r.origin("log.otlp_endpoint"), Some("log.otlp_endpoint"), format!("= {e:?} is not an http:// or https:// URL"),
+            Some("give the collector's OTLP/gRPC address, e.g. http://otel-collector.monitoring:4317".into())));
+    }
 
     let address = r.text("temporal.address").unwrap_or_default();
     if !valid_host_port(&address) {
@@ -634,7 +643,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
         shutdown: Shutdown { grace, hard_deadline },
         admin: SocketAddr::new(r.ip("admin.bind"), port),
         readiness_check_interval: r.duration("readiness.check_interval").unwrap_or(Duration::from_secs(2)),
-        log: Log { format, level },
+        log: Log { format, level, otlp_endpoint },
         orchestrator: Orchestrator {
             mode,
             run_for: r.duration("orchestrator.run_for"),

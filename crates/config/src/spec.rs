@@ -139,6 +139,8 @@ pub const SETTINGS: &[Setting] = &[
       "`json` lines, human `text`, or `auto` (json unless stdout is a terminal)."),
     s("log.level", "TK8S_LOG_LEVEL", "log-level", Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
       Some("info"), "Log level for the host, the app and the SDK core."),
+    s("log.otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp-endpoint", TEXT, None,
+      "OTLP/gRPC collector (e.g. `http://otel-collector.monitoring:4317`) to export traces to: workflow starts, workflow runs and activities, one trace across processes (the SDK's OpenTelemetry plugin, `_tracer-data` header). `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` apply. Unset: no traces."),
     // --- orchestrator ---
     s("orchestrator.mode", "TK8S_ORCHESTRATOR_MODE", "mode",
       Kind::Choice(&["once", "interval", "rate", "schedule"]), Some("once"),
@@ -240,7 +242,7 @@ mod tests {
             assert!(seen.insert(s.key), "duplicate key {}", s.key);
             assert!(seen.insert(s.env), "duplicate env {}", s.env);
             assert!(seen.insert(s.flag), "duplicate flag {}", s.flag);
-            assert!(s.env.starts_with("TK8S_") || s.env.starts_with("TEMPORAL_"), "{}", s.env);
+            assert!(s.env.starts_with("TK8S_") || s.env.starts_with("TEMPORAL_") || s.env.starts_with("OTEL_"), "{}", s.env);
             assert_eq!(s.key.split('.').count(), 2, "{} must be section.name", s.key);
         }
     }

@@ -163,6 +163,9 @@ fn read_api_key(path: &Path) -> Result<String, String> {
 pub struct Prepared {
     options: ConnectionOptions,
     reloader: Reloader,
+    /// Install the SDK's OpenTelemetry plugin (client interceptors, and through the client the
+    /// worker's workflow and activity interceptors).
+    traced: bool,
 }
 
 pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) -> Result<Prepared, HostError> {
@@ -216,12 +219,18 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
         .connect_timeout(t.connect_timeout.min(std::time::Duration::from_secs(5)))
         .maybe_headers((!headers.is_empty()).then_some(headers))
         .build();
-    Ok(Prepared { options, reloader: Reloader { cert, api_key: api_key_file } })
+    Ok(Prepared { options, reloader: Reloader { cert, api_key: api_key_file }, traced: false })
 }
 
 impl Prepared {
     /// Dial Temporal. Retries until `deadline` so a worker that starts before the server is
     /// up (common in a fresh cluster) waits instead of crash-looping.
+    /// Trace workflow starts, runs and activities (see [`crate::traces`]).
+    pub fn traced(mut self, on: bool) -> Prepared {
+        self.traced = on;
+        self
+    }
+
     pub async fn connect(
         self,
         namespace: &str,
@@ -250,8 +259,9 @@ impl Prepared {
                 }
             }
         };
-        let client = Client::new(connection, ClientOptions::new(namespace).data_converter(data_converter).build())
-            .map_err(|e| HostError::Connect(e.to_string()))?;
+        let options = ClientOptions::new(namespace).data_converter(data_converter);
+        let options = if self.traced { options.plugin(crate::traces::plugin()) } else { options };
+        let client = Client::new(connection, options.build()).map_err(|e| HostError::Connect(e.to_string()))?;
         Ok((client, self.reloader))
     }
 }

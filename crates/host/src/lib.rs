@@ -21,6 +21,7 @@ mod meter;
 mod orchestrator;
 mod shutdown;
 mod telemetry;
+mod traces;
 
 pub use telemetry::init_logging;
 mod worker;
@@ -231,7 +232,8 @@ impl App {
         let health = Arc::new(Health::new(role == "worker", config.readiness_check_interval));
         health.tick();
         let telemetry = telemetry::init(&config, role, subscriber, health.clone())?;
-        let prepared = connect::prepare(&config, telemetry.client_meter.clone(), identity(&config, role))?;
+        let traces = traces::start(&config, role)?;
+        let prepared = connect::prepare(&config, telemetry.client_meter.clone(), identity(&config, role))?.traced(traces.is_some());
         let admin = admin::spawn(config.admin, health.clone(), telemetry.exporter)?;
         info!(admin = %admin, "admin server listening: /livez /readyz /startupz /metrics");
 
@@ -299,6 +301,9 @@ impl App {
             },
         };
         watcher.abort();
+        if let Some(t) = traces {
+            t.finish().await;
+        }
         result
     }
 }

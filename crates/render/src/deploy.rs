@@ -267,11 +267,25 @@ pub struct Monitoring {
     /// Render a Grafana dashboard ConfigMap (label `grafana_dashboard: "1"` for Grafana's sidecar).
     #[serde(default = "default_true")]
     pub grafana_dashboard: bool,
+    /// OTLP/gRPC collector for traces (`http://host:port`): set for both roles, and allowed
+    /// through the NetworkPolicy.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Monitoring {
     fn default() -> Self {
-        Monitoring { namespace: default_monitoring(), prometheus_operator: true, grafana_dashboard: true }
+        Monitoring { namespace: default_monitoring(), prometheus_operator: true, grafana_dashboard: true, otlp_endpoint: None }
+    }
+}
+
+impl Monitoring {
+    /// The collector's port, from a checked `otlp_endpoint`.
+    pub fn otlp_port(&self) -> Option<i32> {
+        let e = self.otlp_endpoint.as_ref()?;
+        let rest = e.split_once("://")?.1.trim_end_matches('/');
+        let default = if e.starts_with("https://") { 443 } else { 80 };
+        Some(rest.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(default))
     }
 }
 
@@ -369,6 +383,11 @@ impl DeployConfig {
         }
         if let Some(wc) = &self.worker.controller {
             problems.extend(self.check_controller(wc));
+        }
+        if let Some(e) = &self.monitoring.otlp_endpoint
+            && (!(e.starts_with("http://") || e.starts_with("https://")) || self.monitoring.otlp_port().is_none())
+        {
+            problems.push(format!("monitoring.otlp_endpoint {e:?} must be http://host:port or https://host:port (the collector's OTLP/gRPC port, usually 4317)"));
         }
         for skip in &self.skip_checks {
             if skip.reason.trim().len() < 10 {

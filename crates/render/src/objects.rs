@@ -108,6 +108,9 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
     if c.encryption.is_some() {
         put("TK8S_CODEC_KEYS_DIR", CODEC_KEYS_DIR);
     }
+    if let Some(endpoint) = &c.monitoring.otlp_endpoint {
+        put("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+    }
     ConfigMap { metadata: meta(c, format!("{}-config", c.app.name), "config"), data: Some(data), ..Default::default() }
 }
 
@@ -443,10 +446,16 @@ fn network_policy(c: &DeployConfig) -> NetworkPolicy {
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule { from: Some(vec![ns(&c.monitoring.namespace)]), ports: Some(vec![port(admin_port(), "TCP")]) }]),
-            egress: Some(vec![
-                NetworkPolicyEgressRule { to: Some(vec![ns("kube-system")]), ports: Some(vec![port(53, "UDP"), port(53, "TCP")]) },
-                NetworkPolicyEgressRule { to: None, ports: Some(vec![port(temporal_port, "TCP")]) },
-            ]),
+            egress: Some(
+                [
+                    Some(NetworkPolicyEgressRule { to: Some(vec![ns("kube-system")]), ports: Some(vec![port(53, "UDP"), port(53, "TCP")]) }),
+                    Some(NetworkPolicyEgressRule { to: None, ports: Some(vec![port(temporal_port, "TCP")]) }),
+                    c.monitoring.otlp_port().map(|p| NetworkPolicyEgressRule { to: None, ports: Some(vec![port(p, "TCP")]) }),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ),
         }),
     }
 }

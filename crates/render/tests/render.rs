@@ -57,6 +57,11 @@ fn controller_mode_hands_the_worker_to_the_temporal_worker_controller() {
         let o_env = orchestrator.value.pointer("/spec/template/spec/containers/0/env").unwrap().to_string();
         assert_eq!(config.temporal.auth == tk8s_render::Auth::ApiKey, o_env.contains("TK8S_API_KEY_FILE"), "{o_env}");
     }
+    // Traces: the collector is configured for both roles and let through the NetworkPolicy.
+    let traced = objects(&controller_mtls());
+    assert_eq!(find_value(&traced, "ConfigMap").unwrap()["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://otel-collector.monitoring:4317");
+    let egress = &find_value(&traced, "NetworkPolicy").unwrap()["spec"]["egress"];
+    assert!(egress.as_array().unwrap().iter().any(|r| r["ports"][0]["port"] == 4317), "{egress:#}");
     let progressive = find_value(&objects(&controller_mtls()), "WorkerDeployment").unwrap().clone();
     assert_eq!(progressive["spec"]["rollout"], json!({
         "strategy": "Progressive",
@@ -307,6 +312,7 @@ fn deploy_config_errors_name_the_file_and_line() {
         (controller_with("").replace("mode = \"hpa\"", "mode = \"keda\""), "deploy.toml", "WorkerResourceTemplate"),
         (controller_with("").replace("temporal-frontend.temporal.svc.cluster.local:7233", "[::1]:7233"), "deploy.toml", "plain host:port"),
         (good.replace("[orchestrator.resources]", "[orchestrator.controller]\n\n[orchestrator.resources]"), "deploy.toml", "only the worker"),
+        (good.replace("# otlp_endpoint = \"http://", "otlp_endpoint = \"grpc://"), "deploy.toml", "monitoring.otlp_endpoint"),
     ];
     for (text, place, what) in cases {
         let e = DeployConfig::parse(path, &text).expect_err(what).to_string();

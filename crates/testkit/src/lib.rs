@@ -5,10 +5,12 @@
 
 mod certs;
 mod https;
+mod otlp;
 mod terminator;
 
 pub use certs::{Leaf, TestCa};
 pub use https::HttpsDocument;
+pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use terminator::{Seen, Terminator, TerminatorOptions};
 
 use std::collections::BTreeMap;

@@ -61,6 +61,7 @@ const CASES: &[Case] = &[
     case("jwks over plain http", &[("TK8S_CODEC_SERVER_JWKS_URL", "http://idp.example.com/jwks"), ("TK8S_CODEC_SERVER_JWT_AUDIENCE", "ui")], &["env TK8S_CODEC_SERVER_JWKS_URL", "not an https:// URL", "loopback only"]),
     case("jwks without audience", &[("TK8S_CODEC_SERVER_JWKS_URL", "https://idp.example.com/jwks")], &["env TK8S_CODEC_SERVER_JWKS_URL", "without codec_server.jwt_audience", "any application"]),
     case("audience without jwks", &[("TK8S_CODEC_SERVER_JWT_AUDIENCE", "ui")], &["env TK8S_CODEC_SERVER_JWT_AUDIENCE", "no effect without a JWKS"]),
+    case("otlp endpoint without scheme", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4317")], &["env OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector.monitoring:4317"]),
     case("api key file empty", &[("TK8S_API_KEY_FILE", "{dir}/empty.key")], &["env TK8S_API_KEY_FILE", "is empty"]),
     case("api key twice", &[("TK8S_API_KEY_FILE", "{dir}/api.key"), ("TEMPORAL_API_KEY", SECRET)], &["env TK8S_API_KEY_FILE", "together with temporal.api_key", "env TEMPORAL_API_KEY"]),
     case("inline key data", &[("TEMPORAL_TLS_CLIENT_KEY_DATA", SECRET)], &["env TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH"]),

@@ -26,7 +26,8 @@ pub fn controller_mtls() -> DeployConfig {
         .replace("# steps = ", "steps = ")
         .replace("# gate_workflow", "gate_workflow")
         .replace("spread = true", "spread = true\nvpa = \"Off\"")
-        .replace("[environments.dev]", "[environments.dev]\ntag = \"0.2.0-rc.1\"");
+        .replace("[environments.dev]", "[environments.dev]\ntag = \"0.2.0-rc.1\"")
+        .replace("# otlp_endpoint = ", "otlp_endpoint = ");
     DeployConfig::parse(&base, &text).unwrap()
 }
 
