@@ -189,11 +189,30 @@ impl DevServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = persistent.then(|| dir.path().join("temporal.db"));
         let mut server = DevServer { proc: None, port: free_port(), ui_port, db, extra, _dir: dir };
-        server.run();
-        server
+        // A port found free can be taken before the server binds it (another test's outgoing
+        // connection draws from the same ephemeral range): then try again on fresh ports.
+        for _ in 0..3 {
+            match server.try_run() {
+                Ok(()) => return server,
+                Err(output) if output.contains("address already in use") => {
+                    server.stop();
+                    server.port = free_port();
+                    server.ui_port = server.ui_port.map(|_| free_port());
+                }
+                Err(output) => panic!("temporal dev server did not become healthy:\n{output}"),
+            }
+        }
+        panic!("temporal dev server: its ports were taken three times in a row");
     }
 
     fn run(&mut self) {
+        if let Err(output) = self.try_run() {
+            panic!("temporal dev server did not become healthy:\n{output}");
+        }
+    }
+
+    /// Start the server and wait until it is healthy; on failure, its output.
+    fn try_run(&mut self) -> Result<(), String> {
         let (port, http, metrics) = (self.port.to_string(), free_port().to_string(), free_port().to_string());
         let mut args: Vec<String> = ["server", "start-dev", "--ip", "127.0.0.1", "--port", &port, "--http-port", &http,
             "--metrics-port", &metrics, "--log-level", "error"]
@@ -213,9 +232,9 @@ impl DevServer {
             std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME").collect();
         self.proc = Some(Proc::spawn(&temporal_bin(), &argv, &env));
         let ready = wait_until(Duration::from_secs(30), || {
-            self.cli(&["operator", "cluster", "health"]).status.success()
-        });
-        assert!(ready, "temporal dev server did not become healthy:\n{}", self.proc.as_ref().map(Proc::output).unwrap_or_default());
+            self.cli(&["operator", "cluster", "health"]).status.success() || !self.proc.as_mut().is_some_and(Proc::is_running)
+        }) && self.proc.as_mut().is_some_and(Proc::is_running);
+        if ready { Ok(()) } else { Err(self.proc.as_ref().map(Proc::output).unwrap_or_default()) }
     }
 
     pub fn address(&self) -> String {
