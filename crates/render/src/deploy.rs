@@ -20,6 +20,9 @@ pub struct DeployConfig {
     pub orchestrator: Option<Orchestrator>,
     #[serde(default)]
     pub monitoring: Monitoring,
+    /// Deploy `tk8s codec-server` next to the app, for the Temporal UI and CLI.
+    #[serde(default)]
+    pub codec_server: Option<CodecServer>,
     #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
     /// Policy checks (checkov ids) deliberately not met, each with the reason why.
@@ -248,6 +251,36 @@ fn default_true() -> bool {
     true
 }
 
+/// `tk8s codec-server` as a Deployment, run from the app's image (which ships the `tk8s` binary):
+/// decrypts payloads for the Web UI (from users' browsers, through an ingress) and the CLI, so it
+/// always requires authentication.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CodecServer {
+    #[serde(default = "default_codec_replicas")]
+    pub replicas: i32,
+    /// The Temporal UI's origin(s), exactly as browsers send them.
+    pub allowed_origins: Vec<String>,
+    /// Namespaces allowed to connect (the ingress controller's, which browsers come through).
+    #[serde(default)]
+    pub ingress_namespaces: Vec<String>,
+    /// JWTs from your identity provider (what the UI forwards with `passAccessToken`).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    #[serde(default)]
+    pub jwt_audience: Option<String>,
+    #[serde(default)]
+    pub jwt_issuer: Option<String>,
+    /// A Secret with static bearer tokens (one per line) under the key `tokens`.
+    #[serde(default)]
+    pub tokens_secret: Option<String>,
+    pub resources: Resources,
+}
+
+fn default_codec_replicas() -> i32 {
+    2
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Orchestrator {
@@ -388,6 +421,26 @@ impl DeployConfig {
             && (!(e.starts_with("http://") || e.starts_with("https://")) || self.monitoring.otlp_port().is_none())
         {
             problems.push(format!("monitoring.otlp_endpoint {e:?} must be http://host:port or https://host:port (the collector's OTLP/gRPC port, usually 4317)"));
+        }
+        if let Some(cs) = &self.codec_server {
+            if self.encryption.is_none() {
+                problems.push("codec_server needs [encryption]: it decrypts with the same keys".into());
+            }
+            if cs.jwks_url.is_none() && cs.tokens_secret.is_none() {
+                problems.push("codec_server needs jwks_url (with jwt_audience) or tokens_secret: without authentication anyone who reaches it can decrypt every payload".into());
+            }
+            if cs.jwks_url.as_ref().is_some_and(|u| !u.starts_with("https://")) {
+                problems.push("codec_server.jwks_url must be an https:// URL".into());
+            }
+            if cs.jwks_url.is_some() != cs.jwt_audience.is_some() {
+                problems.push("codec_server.jwks_url and codec_server.jwt_audience go together (the audience keeps out tokens issued to other applications)".into());
+            }
+            if cs.allowed_origins.iter().any(|o| !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/')) {
+                problems.push("codec_server.allowed_origins are origins such as \"https://temporal.example.com\" (scheme, host, optional port; no path)".into());
+            }
+            if cs.replicas < 1 {
+                problems.push("codec_server.replicas must be at least 1".into());
+            }
         }
         for skip in &self.skip_checks {
             if skip.reason.trim().len() < 10 {

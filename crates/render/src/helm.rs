@@ -99,6 +99,9 @@ fn mark(c: &DeployConfig, o: &mut Value) {
                 }
             }
         }
+        if component != "worker" && component != "orchestrator" {
+            return;
+        }
         if let Some(c0) = o.pointer_mut("/spec/template/spec/containers/0") {
             c0["env"] = json!(env_sentinel(&component));
         }

@@ -3,13 +3,14 @@
 //! settings table the binary reads; and a linter for the Temporal-specific mistakes generic
 //! scanners miss. Pure functions; the CLI does the I/O.
 
+mod codec_server;
 mod deploy;
 mod helm;
 mod lint;
 mod objects;
 mod output;
 
-pub use deploy::{App, Auth, Autoscaling, DeployConfig, Environment, RampStep, Role, Rollout, Scaler, SkipCheck, Temporal, WorkerController};
+pub use deploy::{App, Auth, Autoscaling, CodecServer, DeployConfig, Environment, RampStep, Role, Rollout, Scaler, SkipCheck, Temporal, WorkerController};
 pub use lint::{Finding, RULES, lint, parse_documents};
 pub use objects::{Object, admin_port, alert_groups, dashboard_panels, objects};
 pub use output::{files, objects_for, to_yaml, write_all};

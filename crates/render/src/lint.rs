@@ -3,6 +3,7 @@
 //! to fix it. A container counts as a temporal-k8s host when it runs `worker`, `orchestrator`
 //! or sets any `TK8S_*` variable.
 
+use crate::codec_server::codec_server_port;
 use crate::objects::admin_port;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -81,7 +82,7 @@ fn hosts<'a>(objects: &'a [Value]) -> Vec<Host<'a>> {
                     env.insert(name.to_string(), e["value"].as_str().map(String::from).unwrap_or_else(|| "<from secret>".into()));
                 }
             }
-            let role = c["args"][0].as_str().filter(|a| *a == "worker" || *a == "orchestrator").map(String::from);
+            let role = c["args"][0].as_str().filter(|a| ["worker", "orchestrator", "codec-server"].contains(a)).map(String::from);
             if role.is_some() || env.keys().any(|k| k.starts_with("TK8S_")) {
                 out.push(Host { object: o, container: c, role, env });
             }
@@ -115,11 +116,17 @@ pub fn lint(objects: &[Value]) -> Vec<Finding> {
     let hosts = hosts(objects);
     for h in &hosts {
         let o = h.object;
-        let port = h.env.get("TK8S_ADMIN_PORT").and_then(|p| p.parse().ok()).unwrap_or(i64::from(admin_port()));
+        let codec_server = h.role.as_deref() == Some("codec-server");
+        // The codec server serves its probes on its own port and has no drain to protect.
+        let port = if codec_server {
+            h.env.get("TK8S_CODEC_SERVER_PORT").and_then(|p| p.parse().ok()).unwrap_or(i64::from(codec_server_port()))
+        } else {
+            h.env.get("TK8S_ADMIN_PORT").and_then(|p| p.parse().ok()).unwrap_or(i64::from(admin_port()))
+        };
         // TK001
         let drain = setting_duration(&h.env, "TK8S_SHUTDOWN_GRACE", "shutdown.grace") + setting_duration(&h.env, "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown.hard_deadline");
         let period = o.pointer("/spec/template/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
-        if (period as u64) < drain.as_secs() {
+        if !codec_server && (period as u64) < drain.as_secs() {
             out.push(finding("TK001", o, format!(
                 "terminationGracePeriodSeconds is {period}s but the host drains for up to {}s (TK8S_SHUTDOWN_GRACE + TK8S_SHUTDOWN_HARD_DEADLINE); the kubelet would SIGKILL in-flight activities",
                 drain.as_secs()),

@@ -2,7 +2,7 @@
 //! probe paths and defaults come from `tk8s-config`'s settings table, the same source the binary
 //! reads, so a rendered manifest cannot disagree with the binary it runs.
 
-use crate::deploy::{Auth, DeployConfig, Role, Scaler, go_duration, grace};
+use crate::deploy::{Auth, DeployConfig, Resources, Role, Scaler, go_duration, grace};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, ExternalMetricSource, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec,
@@ -18,7 +18,7 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -52,7 +52,7 @@ pub struct Object {
     pub value: Value,
 }
 
-fn obj<T: serde::Serialize + k8s_openapi::Resource>(file: &str, o: &T) -> Object {
+pub(crate) fn obj<T: serde::Serialize + k8s_openapi::Resource>(file: &str, o: &T) -> Object {
     let mut value = serde_json::to_value(o).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut value {
         m.insert("apiVersion".into(), Value::String(T::API_VERSION.into()));
@@ -61,7 +61,7 @@ fn obj<T: serde::Serialize + k8s_openapi::Resource>(file: &str, o: &T) -> Object
     Object { file: file.into(), value }
 }
 
-fn labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
+pub(crate) fn labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
     [
         ("app.kubernetes.io/name", c.app.name.as_str()),
         ("app.kubernetes.io/instance", c.app.name.as_str()),
@@ -75,14 +75,14 @@ fn labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn selector_labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
+pub(crate) fn selector_labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
     [("app.kubernetes.io/name", c.app.name.as_str()), ("app.kubernetes.io/component", component)]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
-fn meta(c: &DeployConfig, name: String, component: &str) -> ObjectMeta {
+pub(crate) fn meta(c: &DeployConfig, name: String, component: &str) -> ObjectMeta {
     ObjectMeta { name: Some(name), namespace: Some(c.app.namespace.clone()), labels: Some(labels(c, component)), ..Default::default() }
 }
 
@@ -114,7 +114,7 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
     ConfigMap { metadata: meta(c, format!("{}-config", c.app.name), "config"), data: Some(data), ..Default::default() }
 }
 
-fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+pub(crate) fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String("admin".into()), ..Default::default() }),
         period_seconds: Some(period),
@@ -124,11 +124,11 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
-fn quantity(s: &str) -> Quantity {
+pub(crate) fn quantity(s: &str) -> Quantity {
     Quantity(s.to_string())
 }
 
-fn secret_volume(name: &str, secret: &str) -> Volume {
+pub(crate) fn secret_volume(name: &str, secret: &str) -> Volume {
     Volume {
         name: name.into(),
         secret: Some(SecretVolumeSource { secret_name: Some(secret.into()), default_mode: Some(0o440), ..Default::default() }),
@@ -152,6 +152,74 @@ pub(crate) fn role_env(c: &DeployConfig, role: &Role, component: &str) -> BTreeM
     env
 }
 
+/// The codec keys, from a Secret or through the Secrets Store CSI driver.
+pub(crate) fn codec_keys_volume(c: &DeployConfig) -> Option<Volume> {
+    let e = c.encryption.as_ref()?;
+    Some(match &e.secret_provider {
+        Some(_) => Volume {
+            name: "codec-keys".into(),
+            csi: Some(CSIVolumeSource {
+                driver: "secrets-store.csi.k8s.io".into(),
+                read_only: Some(true),
+                volume_attributes: Some(BTreeMap::from([("secretProviderClass".to_string(), e.key_secret.clone())])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        None => secret_volume("codec-keys", &e.key_secret),
+    })
+}
+
+/// Every container: no privilege escalation, read-only root, non-root, no capabilities, seccomp.
+pub(crate) fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// Every pod: the distroless image's non-root user, seccomp RuntimeDefault.
+pub(crate) fn pod_security() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(65532),
+        run_as_group: Some(65532),
+        fs_group: Some(65532),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn resource_requirements(r: &Resources) -> ResourceRequirements {
+    let mut limits = BTreeMap::from([("memory".to_string(), quantity(&r.memory_limit))]);
+    if let Some(cpu) = &r.cpu_limit {
+        limits.insert("cpu".into(), quantity(cpu));
+    }
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([("cpu".into(), quantity(&r.cpu_request)), ("memory".into(), quantity(&r.memory_request))])),
+        limits: Some(limits),
+        ..Default::default()
+    }
+}
+
+/// Spread a component's pods across zones and nodes.
+pub(crate) fn spread_constraints(c: &DeployConfig, component: &str) -> Vec<TopologySpreadConstraint> {
+    ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        .iter()
+        .map(|key| TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: key.to_string(),
+            when_unsatisfiable: "ScheduleAnyway".into(),
+            label_selector: Some(LabelSelector { match_labels: Some(selector_labels(c, component)), ..Default::default() }),
+            ..Default::default()
+        })
+        .collect()
+}
+
 fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
     let name = format!("{}-{component}", c.app.name);
     let managed = controller_managed(c, component);
@@ -168,46 +236,16 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
         (Auth::ApiKey, _, Some(secret)) => mount(secret_volume("temporal-api-key", secret), API_KEY_DIR),
         _ => {}
     }
-    match &c.encryption {
-        Some(e) if e.secret_provider.is_some() => mount(
-            Volume {
-                name: "codec-keys".into(),
-                csi: Some(CSIVolumeSource {
-                    driver: "secrets-store.csi.k8s.io".into(),
-                    read_only: Some(true),
-                    volume_attributes: Some(BTreeMap::from([("secretProviderClass".to_string(), e.key_secret.clone())])),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            CODEC_KEYS_DIR,
-        ),
-        Some(e) => mount(secret_volume("codec-keys", &e.key_secret), CODEC_KEYS_DIR),
-        None => {}
+    if let Some(v) = codec_keys_volume(c) {
+        mount(v, CODEC_KEYS_DIR);
     }
     let image = format!("{}:{}", c.app.image, c.app.tag);
-    let security = SecurityContext {
-        allow_privilege_escalation: Some(false),
-        read_only_root_filesystem: Some(true),
-        run_as_non_root: Some(true),
-        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
-        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
-        ..Default::default()
-    };
+    let security = container_security();
     let env_from = vec![EnvFromSource {
         config_map_ref: Some(ConfigMapEnvSource { name: format!("{}-config", c.app.name), ..Default::default() }),
         ..Default::default()
     }];
-    let r = &role.resources;
-    let mut limits = BTreeMap::from([("memory".to_string(), quantity(&r.memory_limit))]);
-    if let Some(cpu) = &r.cpu_limit {
-        limits.insert("cpu".into(), quantity(cpu));
-    }
-    let resources = ResourceRequirements {
-        requests: Some(BTreeMap::from([("cpu".into(), quantity(&r.cpu_request)), ("memory".into(), quantity(&r.memory_request))])),
-        limits: Some(limits),
-        ..Default::default()
-    };
+    let resources = resource_requirements(&role.resources);
     let container = Container {
         name: component.into(),
         image: Some(image.clone()),
@@ -237,18 +275,7 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         ..Default::default()
     };
-    let spread = role.spread.then(|| {
-        ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
-            .iter()
-            .map(|key| TopologySpreadConstraint {
-                max_skew: 1,
-                topology_key: key.to_string(),
-                when_unsatisfiable: "ScheduleAnyway".into(),
-                label_selector: Some(LabelSelector { match_labels: Some(selector_labels(c, component)), ..Default::default() }),
-                ..Default::default()
-            })
-            .collect()
-    });
+    let spread = role.spread.then(|| spread_constraints(c, component));
     let grace_s = grace(role).as_secs() as i64 + hard_deadline_s() + KILL_MARGIN_S;
     let annotations = BTreeMap::from([
         ("prometheus.io/scrape".to_string(), "true".to_string()),
@@ -289,14 +316,7 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
                     service_account_name: Some(name.clone()),
                     automount_service_account_token: Some(false),
                     termination_grace_period_seconds: Some(grace_s),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(65532),
-                        run_as_group: Some(65532),
-                        fs_group: Some(65532),
-                        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
-                        ..Default::default()
-                    }),
+                    security_context: Some(pod_security()),
                     // A controller-managed worker gets its connection only in the main container, and
                     // the controller promotes a build only once its pollers are up.
                     init_containers: (!managed).then(|| vec![wait]),
@@ -324,14 +344,19 @@ fn service_account(c: &DeployConfig, component: &str) -> ServiceAccount {
 }
 
 fn metrics_service(c: &DeployConfig, component: &str) -> Service {
+    service(c, format!("{}-{component}-metrics", c.app.name), component, "admin", admin_port())
+}
+
+/// A ClusterIP Service for one named container port of a component's pods.
+pub(crate) fn service(c: &DeployConfig, name: String, component: &str, port_name: &str, port: i32) -> Service {
     Service {
-        metadata: meta(c, format!("{}-{component}-metrics", c.app.name), component),
+        metadata: meta(c, name, component),
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(c, component)),
             ports: Some(vec![ServicePort {
-                name: Some("admin".into()),
-                port: admin_port(),
-                target_port: Some(IntOrString::String("admin".into())),
+                name: Some(port_name.into()),
+                port,
+                target_port: Some(IntOrString::String(port_name.into())),
                 protocol: Some("TCP".into()),
                 ..Default::default()
             }]),
@@ -427,28 +452,46 @@ fn scaled_object(c: &DeployConfig) -> Option<Object> {
     })
 }
 
-fn network_policy(c: &DeployConfig) -> NetworkPolicy {
-    let temporal_port = c.temporal.address.rsplit_once(':').and_then(|(_, p)| p.parse::<i32>().ok()).unwrap_or(7233);
-    let port = |p: i32, proto: &str| NetworkPolicyPort { port: Some(IntOrString::Int(p)), protocol: Some(proto.into()), ..Default::default() };
-    let ns = |name: &str| NetworkPolicyPeer {
+/// A NetworkPolicy port.
+pub(crate) fn port(p: i32, proto: &str) -> NetworkPolicyPort {
+    NetworkPolicyPort { port: Some(IntOrString::Int(p)), protocol: Some(proto.into()), ..Default::default() }
+}
+
+/// A NetworkPolicy peer: every pod of one namespace.
+pub(crate) fn ns(name: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
         namespace_selector: Some(LabelSelector {
             match_labels: Some(BTreeMap::from([("kubernetes.io/metadata.name".to_string(), name.to_string())])),
             ..Default::default()
         }),
         ..Default::default()
-    };
+    }
+}
+
+/// Egress to the cluster DNS.
+pub(crate) fn dns_egress() -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule { to: Some(vec![ns("kube-system")]), ports: Some(vec![port(53, "UDP"), port(53, "TCP")]) }
+}
+
+fn network_policy(c: &DeployConfig) -> NetworkPolicy {
+    let temporal_port = c.temporal.address.rsplit_once(':').and_then(|(_, p)| p.parse::<i32>().ok()).unwrap_or(7233);
     NetworkPolicy {
         metadata: meta(c, c.app.name.clone(), "network"),
         spec: Some(NetworkPolicySpec {
+            // The Temporal roles; the codec server has its own policy.
             pod_selector: Some(LabelSelector {
                 match_labels: Some(BTreeMap::from([("app.kubernetes.io/name".to_string(), c.app.name.clone())])),
-                ..Default::default()
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "app.kubernetes.io/component".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["worker".into(), "orchestrator".into()]),
+                }]),
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule { from: Some(vec![ns(&c.monitoring.namespace)]), ports: Some(vec![port(admin_port(), "TCP")]) }]),
             egress: Some(
                 [
-                    Some(NetworkPolicyEgressRule { to: Some(vec![ns("kube-system")]), ports: Some(vec![port(53, "UDP"), port(53, "TCP")]) }),
+                    Some(dns_egress()),
                     Some(NetworkPolicyEgressRule { to: None, ports: Some(vec![port(temporal_port, "TCP")]) }),
                     c.monitoring.otlp_port().map(|p| NetworkPolicyEgressRule { to: None, ports: Some(vec![port(p, "TCP")]) }),
                 ]
@@ -721,6 +764,7 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
     if c.monitoring.grafana_dashboard {
         out.push(obj("configmap-dashboard.yaml", &dashboard(c)));
     }
+    out.extend(crate::codec_server::objects(c));
     if let Some(o) = &c.orchestrator {
         out.push(obj("serviceaccount-orchestrator.yaml", &service_account(c, "orchestrator")));
         out.push(obj("deployment-orchestrator.yaml", &deployment(c, &o.role, "orchestrator")));

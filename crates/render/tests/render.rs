@@ -205,6 +205,10 @@ fn rendered() -> Vec<Value> {
     objects(&greeting()).into_iter().map(|o| o.value).collect()
 }
 
+fn codec_server_render() -> Vec<Value> {
+    objects(&controller_api_key()).into_iter().map(|o| o.value).collect()
+}
+
 fn rendered_with_controller() -> Vec<Value> {
     objects(&controller_mtls()).into_iter().map(|o| o.value).collect()
 }
@@ -276,6 +280,9 @@ fn lint_catches_each_temporal_specific_mistake() {
         ("TK010", rendered_with_controller, Box::new(|o| {
             container(wd(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_WORKER_BUILD_ID", "value": "v1"}));
         })),
+        ("TK002", codec_server_render, Box::new(|o| {
+            container(find(o, "Deployment", "greeting-codec-server"))["livenessProbe"]["httpGet"]["port"] = json!(9090);
+        })),
     ];
     assert!(lint(&rendered_with_controller()).is_empty(), "{:?}", lint(&rendered_with_controller()));
     for (rule, base, f) in &cases {
@@ -290,6 +297,35 @@ fn lint_catches_each_temporal_specific_mistake() {
 fn controller_with(extra: &str) -> String {
     let good = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap();
     good.replace("# [worker.controller]", &format!("[worker.controller]\n{extra}"))
+}
+
+#[test]
+fn the_codec_server_is_authenticated_isolated_and_runs_from_the_app_image() {
+    let objs = objects(&controller_api_key());
+    let find = |kind: &str, name: &str| objs.iter().map(|o| &o.value).find(|v| v["kind"] == kind && v["metadata"]["name"] == name).cloned();
+    let d = find("Deployment", "greeting-codec-server").expect("codec server Deployment");
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "registry.example.com/greeting:0.1.0");
+    assert_eq!(c["command"], json!(["/usr/local/bin/tk8s"]));
+    assert_eq!(c["args"], json!(["codec-server"]));
+    let env: BTreeMap<&str, &str> = c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();
+    assert_eq!(env["TK8S_CODEC_SERVER_ALLOWED_ORIGINS"], "https://temporal.example.com");
+    assert_eq!(env["TK8S_CODEC_SERVER_JWT_AUDIENCE"], "temporal-ui");
+    assert_eq!(env["TK8S_CODEC_SERVER_TOKENS_FILE"], "/etc/tk8s/codec-tokens/tokens");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["ports"][0]["containerPort"], 8888);
+    let volumes: Vec<&str> = d["spec"]["template"]["spec"]["volumes"].as_array().unwrap().iter().map(|v| v["secret"]["secretName"].as_str().unwrap()).collect();
+    assert_eq!(volumes, ["greeting-codec-keys", "greeting-codec-tokens"]);
+    assert_eq!(find("Service", "greeting-codec-server").unwrap()["spec"]["ports"][0]["port"], 8888);
+    let np = find("NetworkPolicy", "greeting-codec-server").unwrap();
+    let from: Vec<&str> = np["spec"]["ingress"][0]["from"].as_array().unwrap().iter()
+        .map(|p| p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str().unwrap()).collect();
+    assert_eq!(from, ["ingress-nginx", "monitoring"]);
+    assert_eq!(np["spec"]["egress"][1]["ports"][0]["port"], 443, "JWKS over https");
+    // The roles' policy no longer covers the codec server's pods.
+    let roles = find("NetworkPolicy", "greeting").unwrap();
+    assert_eq!(roles["spec"]["podSelector"]["matchExpressions"][0]["values"], json!(["worker", "orchestrator"]));
+    assert!(lint(&objs.iter().map(|o| o.value.clone()).collect::<Vec<_>>()).is_empty());
 }
 
 #[test]
@@ -313,6 +349,10 @@ fn deploy_config_errors_name_the_file_and_line() {
         (controller_with("").replace("temporal-frontend.temporal.svc.cluster.local:7233", "[::1]:7233"), "deploy.toml", "plain host:port"),
         (good.replace("[orchestrator.resources]", "[orchestrator.controller]\n\n[orchestrator.resources]"), "deploy.toml", "only the worker"),
         (good.replace("# otlp_endpoint = \"http://", "otlp_endpoint = \"grpc://"), "deploy.toml", "monitoring.otlp_endpoint"),
+        (common::uncomment(&good, "codec_server"), "deploy.toml", "codec_server needs [encryption]"),
+        (common::uncomment(&good, "codec_server").replace("jwks_url", "# jwks_url").replace("jwt_audience", "# jwt_audience").replace("tokens_secret", "# tokens_secret"), "deploy.toml", "anyone who reaches it can decrypt"),
+        (common::uncomment(&good, "codec_server").replace("jwt_audience", "# jwt_audience"), "deploy.toml", "go together"),
+        (common::uncomment(&good, "codec_server").replace("https://idp.example.com", "http://idp.example.com"), "deploy.toml", "jwks_url must be an https:// URL"),
     ];
     for (text, place, what) in cases {
         let e = DeployConfig::parse(path, &text).expect_err(what).to_string();

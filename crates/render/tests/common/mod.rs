@@ -7,6 +7,14 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use tk8s_render::DeployConfig;
 
+/// Uncomment the commented-out table starting at `# [header]` (up to the next blank line).
+pub fn uncomment(text: &str, header: &str) -> String {
+    let start = text.find(&format!("# [{header}]")).unwrap_or_else(|| panic!("no commented [{header}]"));
+    let end = text[start..].find("\n\n").map(|e| start + e).unwrap_or(text.len());
+    let block: String = text[start..end].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+    format!("{}{}{}", &text[..start], block, &text[end..])
+}
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
@@ -39,7 +47,8 @@ pub fn controller_api_key() -> DeployConfig {
         .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
         .replace("# [worker.controller]", "[worker.controller]")
         .replace("mode = \"hpa\"", "mode = \"none\"");
-    DeployConfig::parse(&base, &text).unwrap()
+    // With a codec server for the UI, authenticated by JWTs and static tokens.
+    DeployConfig::parse(&base, &uncomment(&text, "codec_server")).unwrap()
 }
 
 pub fn find_value<'a>(objs: &'a [tk8s_render::Object], kind: &str) -> Option<&'a Value> {

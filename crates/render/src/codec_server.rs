@@ -1,0 +1,167 @@
+//! `tk8s codec-server` as Kubernetes objects: a hardened Deployment (the app's image, which ships
+//! the `tk8s` binary) with the app's codec keys,
+//! its Service (for an ingress: browsers call the codec server, not the UI's backend), a
+//! PodDisruptionBudget, and a NetworkPolicy that admits only the listed namespaces and lets it
+//! reach DNS and, for a JWKS, https. Port and probe paths come from `tk8s-config`'s settings table.
+
+use crate::deploy::DeployConfig;
+use crate::objects::{
+    CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, labels, meta, ns, obj, pod_security, port, resource_requirements,
+    secret_volume, selector_labels, service, spread_constraints,
+};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, ServiceAccount, VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicySpec};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+
+pub const COMPONENT: &str = "codec-server";
+const TOKENS_DIR: &str = "/etc/tk8s/codec-tokens";
+/// Where the app image (deploy/docker/Dockerfile) puts the `tk8s` binary.
+pub const TK8S_BINARY: &str = "/usr/local/bin/tk8s";
+
+/// The codec server's port, from the settings table the binary reads.
+pub fn codec_server_port() -> i32 {
+    tk8s_config::spec::by_key("codec_server.port").and_then(|s| s.default).and_then(|p| p.parse().ok()).unwrap_or(8888)
+}
+
+fn probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String("http".into()), ..Default::default() }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Default::default()
+    }
+}
+
+fn deployment(c: &DeployConfig) -> Option<Deployment> {
+    let cs = c.codec_server.as_ref()?;
+    let name = format!("{}-{COMPONENT}", c.app.name);
+    let port = codec_server_port();
+    let mut env = vec![
+        ("TK8S_LOG_FORMAT", "json".to_string()),
+        ("TK8S_CODEC_KEYS_DIR", CODEC_KEYS_DIR.to_string()),
+        ("TK8S_CODEC_SERVER_PORT", port.to_string()),
+        ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", cs.allowed_origins.join(",")),
+    ];
+    for (var, value) in [
+        ("TK8S_CODEC_SERVER_JWKS_URL", &cs.jwks_url),
+        ("TK8S_CODEC_SERVER_JWT_AUDIENCE", &cs.jwt_audience),
+        ("TK8S_CODEC_SERVER_JWT_ISSUER", &cs.jwt_issuer),
+    ] {
+        if let Some(v) = value {
+            env.push((var, v.clone()));
+        }
+    }
+    let mut volumes: Vec<_> = codec_keys_volume(c).into_iter().collect();
+    if let Some(secret) = &cs.tokens_secret {
+        env.push(("TK8S_CODEC_SERVER_TOKENS_FILE", format!("{TOKENS_DIR}/tokens")));
+        volumes.push(secret_volume("codec-tokens", secret));
+    }
+    let mounts: Vec<VolumeMount> = volumes
+        .iter()
+        .map(|v| VolumeMount {
+            name: v.name.clone(),
+            mount_path: if v.name == "codec-keys" { CODEC_KEYS_DIR.into() } else { TOKENS_DIR.into() },
+            read_only: Some(true),
+            ..Default::default()
+        })
+        .collect();
+    let container = Container {
+        name: COMPONENT.into(),
+        image: Some(format!("{}:{}", c.app.image, c.app.tag)),
+        image_pull_policy: Some("Always".into()),
+        command: Some(vec![TK8S_BINARY.into()]),
+        args: Some(vec![COMPONENT.into()]),
+        env: Some(env.into_iter().map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() }).collect()),
+        ports: Some(vec![ContainerPort { name: Some("http".into()), container_port: port, protocol: Some("TCP".into()), ..Default::default() }]),
+        readiness_probe: Some(probe("/readyz", 5, 2)),
+        liveness_probe: Some(probe("/livez", 10, 3)),
+        resources: Some(resource_requirements(&cs.resources)),
+        security_context: Some(container_security()),
+        volume_mounts: Some(mounts),
+        ..Default::default()
+    };
+    let mut metadata = meta(c, name.clone(), COMPONENT);
+    if !c.skip_checks.is_empty() {
+        metadata.annotations = Some(
+            c.skip_checks.iter().enumerate().map(|(i, s)| (format!("checkov.io/skip{}", i + 1), format!("{}={}", s.id, s.reason))).collect(),
+        );
+    }
+    let annotations = BTreeMap::from([
+        ("prometheus.io/scrape".to_string(), "true".to_string()),
+        ("prometheus.io/port".to_string(), port.to_string()),
+        ("prometheus.io/path".to_string(), "/metrics".to_string()),
+    ]);
+    Some(Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: Some(cs.replicas),
+            revision_history_limit: Some(5),
+            selector: LabelSelector { match_labels: Some(selector_labels(c, COMPONENT)), ..Default::default() },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(c, COMPONENT)), annotations: Some(annotations), ..Default::default() }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(name),
+                    automount_service_account_token: Some(false),
+                    termination_grace_period_seconds: Some(10),
+                    security_context: Some(pod_security()),
+                    containers: vec![container],
+                    topology_spread_constraints: Some(spread_constraints(c, COMPONENT)),
+                    volumes: Some(volumes),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+fn network_policy(c: &DeployConfig) -> Option<NetworkPolicy> {
+    let cs = c.codec_server.as_ref()?;
+    let from: Vec<_> = cs.ingress_namespaces.iter().chain(std::iter::once(&c.monitoring.namespace)).map(|n| ns(n)).collect();
+    let mut egress = vec![dns_egress()];
+    if cs.jwks_url.is_some() {
+        egress.push(NetworkPolicyEgressRule { to: None, ports: Some(vec![port(443, "TCP")]) });
+    }
+    Some(NetworkPolicy {
+        metadata: meta(c, format!("{}-{COMPONENT}", c.app.name), COMPONENT),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(c, COMPONENT)), ..Default::default() }),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule { from: Some(from), ports: Some(vec![port(codec_server_port(), "TCP")]) }]),
+            egress: Some(egress),
+        }),
+    })
+}
+
+/// The codec server's objects, if the deploy config asks for one.
+pub fn objects(c: &DeployConfig) -> Vec<Object> {
+    let Some(d) = deployment(c) else { return Vec::new() };
+    let name = format!("{}-{COMPONENT}", c.app.name);
+    let service = service(c, name.clone(), COMPONENT, "http", codec_server_port());
+    let pdb = PodDisruptionBudget {
+        metadata: meta(c, name.clone(), COMPONENT),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector { match_labels: Some(selector_labels(c, COMPONENT)), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let account = ServiceAccount { metadata: meta(c, name, COMPONENT), automount_service_account_token: Some(false), ..Default::default() };
+    let mut out = vec![
+        obj("serviceaccount-codec-server.yaml", &account),
+        obj("deployment-codec-server.yaml", &d),
+        obj("service-codec-server.yaml", &service),
+        obj("pdb-codec-server.yaml", &pdb),
+    ];
+    out.extend(network_policy(c).map(|n| obj("networkpolicy-codec-server.yaml", &n)));
+    out
+}
