@@ -146,7 +146,14 @@ impl Verifier {
         let since = cache.fetched.map(|t| t.elapsed());
         let due = match &self.config.jwks {
             Jwks::Url(_) => since.is_none_or(|s| s >= REFRESH || (!cache.keys.contains_key(kid) && s >= MISS_REFETCH)),
-            Jwks::File(path) => since.is_none_or(|s| s >= Duration::from_secs(1)) && crate::mtime(path) != cache.stamp,
+            // The file is looked at no more than once a second.
+            Jwks::File(path) => {
+                let look = since.is_none_or(|s| s >= Duration::from_secs(1));
+                if look {
+                    cache.fetched = Some(Instant::now());
+                }
+                look && (cache.stamp.is_none() || crate::mtime(path) != cache.stamp)
+            }
         };
         if due && let Err(e) = self.reload(&mut cache).await {
             tracing::warn!(error = %e, "cannot load the JWKS; keeping the keys already loaded");
@@ -288,6 +295,49 @@ mod tests {
             assert!(e.contains(why), "{why}: {e}");
         }
         assert!(check_claims(&json!({ "exp": 1000, "aud": ["x", "temporal-ui"], "iss": "https://idp.example.com" }), &c, 0).is_ok());
+    }
+
+    /// An ES256 key: its JWK and a signer of tokens with `kid`.
+    fn es256(kid: &str) -> (Value, impl Fn(&Value) -> String) {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let point = key.public_key().as_ref().to_vec();
+        let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": kid, "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]) });
+        let kid = kid.to_string();
+        (jwk, move |claims: &Value| {
+            let signed = format!("{}.{}", URL_SAFE_NO_PAD.encode(json!({ "alg": "ES256", "kid": kid }).to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let sig = key.sign(&ring::rand::SystemRandom::new(), signed.as_bytes()).unwrap();
+            format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_jwks_file_is_followed_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jwks.json");
+        let (jwk1, sign1) = es256("one");
+        let (jwk2, sign2) = es256("two");
+        std::fs::write(&file, json!({ "keys": [jwk1] }).to_string()).unwrap();
+        let verifier = Verifier::new(Jwt { jwks: Jwks::File(file.clone()), audience: "temporal-ui".into(), issuer: None });
+        assert_eq!(verifier.load().await.unwrap(), 1);
+        let claims = json!({ "aud": "temporal-ui", "exp": unix_now() + 60 });
+        assert!(verifier.verify(&sign1(&claims)).await.is_ok());
+        assert!(verifier.verify(&sign2(&claims)).await.is_err(), "key two is not in the file yet");
+        // The provider rotates: key two replaces key one (a later mtime, as a kubelet swap gives).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        std::fs::write(&file, json!({ "keys": [jwk2] }).to_string()).unwrap();
+        let mut accepted = false;
+        for _ in 0..30 {
+            if verifier.verify(&sign2(&claims)).await.is_ok() {
+                accepted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(accepted, "the new key was never picked up");
+        assert!(verifier.verify(&sign1(&claims)).await.is_err(), "the retired key still passes");
     }
 
     #[test]
