@@ -228,11 +228,19 @@ fn start_dev_server(children: &Arc<Children>, temporal: &Path, port: u16, extra:
 }
 
 fn dev(args: &[String]) -> Result {
-    let exit_after: Option<usize> = match args {
-        [] => None,
-        [flag, n] if flag == "--exit-after" => Some(n.parse().map_err(|_| format!("--exit-after takes a number, not {n:?}"))?),
-        _ => return Err("usage: cargo xtask dev [--exit-after N]".into()),
-    };
+    let usage = || "usage: cargo xtask dev [--encrypted] [--exit-after N]".to_string();
+    let (mut exit_after, mut encrypted) = (None, false);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--encrypted" => encrypted = true,
+            "--exit-after" => {
+                let n = rest.next().ok_or_else(usage)?;
+                exit_after = Some(n.parse::<usize>().map_err(|_| format!("--exit-after takes a number, not {n:?}"))?);
+            }
+            _ => return Err(usage()),
+        }
+    }
     tools()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // The same build as `cargo xtask test` runs first, so the two share artifacts.
@@ -249,17 +257,42 @@ fn dev(args: &[String]) -> Result {
         let stopping = stopping.clone();
         ctrlc::set_handler(move || stopping.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
     }
-    start_dev_server(&children, &temporal, port, &[
+    let log_format = std::env::var("TK8S_LOG_FORMAT").unwrap_or_else(|_| "text".into());
+    // --encrypted: a fresh dev key, both roles encrypting, and `tk8s codec-server` wired into
+    // the Web UI, which then shows plaintext while the history holds only ciphertext.
+    let codec = encrypted.then(|| free_port(8888));
+    let keys = target.join("tk8s-dev-keys");
+    let mut server_args: Vec<String> = [
         "--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string(), "--http-port", &free_port(7243).to_string(),
         "--metrics-port", &free_port(7253).to_string(), "--ui-disable-news-fetch", "--log-level", "warn",
-    ])?;
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    if let Some(codec) = codec {
+        write_dev_key(&keys)?;
+        server_args.extend(["--ui-codec-endpoint".to_string(), format!("http://127.0.0.1:{codec}")]);
+    }
+    start_dev_server(&children, &temporal, port, &server_args.iter().map(String::as_str).collect::<Vec<_>>())?;
+    if let Some(codec) = codec {
+        children.spawn("codec-server", Command::new(target.join("debug/tk8s"))
+            .arg("codec-server")
+            .env("TK8S_CODEC_KEYS_DIR", &keys)
+            .env("TK8S_CODEC_SERVER_BIND", "127.0.0.1")
+            .env("TK8S_CODEC_SERVER_PORT", codec.to_string())
+            .env("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", format!("http://127.0.0.1:{ui}"))
+            .env("TK8S_LOG_FORMAT", &log_format))?;
+    }
     let host = |role: &str, admin: u16| {
         let mut cmd = Command::new(&greeting);
         cmd.arg(role)
             .env("TEMPORAL_ADDRESS", &address)
             .env("TK8S_ADMIN_BIND", "127.0.0.1")
             .env("TK8S_ADMIN_PORT", admin.to_string())
-            .env("TK8S_LOG_FORMAT", std::env::var("TK8S_LOG_FORMAT").unwrap_or_else(|_| "text".into()));
+            .env("TK8S_LOG_FORMAT", &log_format);
+        if codec.is_some() {
+            cmd.env("TK8S_CODEC_KEYS_DIR", &keys);
+        }
         cmd
     };
     children.spawn("worker", &mut host("worker", worker_admin))?;
@@ -269,7 +302,8 @@ fn dev(args: &[String]) -> Result {
     eprintln!(
         "\nxtask: greeting system running\n  Temporal UI      http://127.0.0.1:{ui}\n  Temporal gRPC    {address}\n  \
          worker           http://127.0.0.1:{worker_admin}/readyz  /metrics\n  orchestrator     http://127.0.0.1:{orch_admin}/readyz  /metrics\n  \
-         list workflows   .venv/bin/temporal workflow list --address {address}\n  Ctrl-C drains the worker and stops everything\n"
+         list workflows   .venv/bin/temporal workflow list --address {address}\n{}  Ctrl-C drains the worker and stops everything\n",
+        codec.map(|c| format!("  codec server     http://127.0.0.1:{c} (the UI decodes through it; keys in {})\n", keys.display())).unwrap_or_default()
     );
     let started = Instant::now();
     let result = loop {
@@ -296,6 +330,17 @@ fn dev(args: &[String]) -> Result {
     };
     children.stop_all();
     result
+}
+
+/// A fresh random AES-256 key `k1` (hex) in `dir`, active.
+fn write_dev_key(dir: &std::path::Path) -> Result {
+    use std::io::Read;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key)).map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join("k1.key"), hex).and_then(|_| std::fs::write(dir.join("active"), "k1")).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 fn http_status(port: u16, path: &str) -> Option<u16> {
