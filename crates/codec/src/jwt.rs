@@ -6,7 +6,9 @@
 //!
 //! Keys come from a URL (re-fetched every [`REFRESH`], and at most every [`MISS_REFETCH`] when a
 //! token names a key not yet seen, which is how providers roll keys) or from a file (re-read
-//! when it changes). A fetch that fails keeps the keys already loaded.
+//! when it changes). A fetch that fails keeps the keys already loaded. A verified token is
+//! remembered (by hash) for up to a minute, never past its `exp` nor past a change of keys, so
+//! the UI's repeated requests with one token cost one signature check.
 
 use crate::CodecError;
 use base64::Engine;
@@ -91,10 +93,19 @@ struct Cache {
     stamp: Option<SystemTime>,
 }
 
+/// How long a verified token is taken on trust before its signature is checked again (also
+/// bounded by its `exp`, and forgotten whenever the keys are reloaded).
+const ACCEPTED_FOR_S: i64 = 60;
+/// Most tokens remembered; past that the memory starts afresh.
+const ACCEPTED_MAX: usize = 4096;
+
 /// Verifies JWT bearer tokens against one configured JWKS.
 pub struct Verifier {
     config: Jwt,
     cache: Mutex<Cache>,
+    /// SHA-256 of recently verified tokens -> unix time until which they pass without a check
+    /// (the UI sends the same token with every request).
+    accepted: std::sync::Mutex<HashMap<[u8; 32], i64>>,
 }
 
 fn reject(why: impl Into<String>) -> CodecError {
@@ -109,7 +120,7 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     pub fn new(config: Jwt) -> Verifier {
-        Verifier { config, cache: Mutex::new(Cache { keys: Arc::default(), fetched: None, stamp: None }) }
+        Verifier { config, cache: Mutex::new(Cache { keys: Arc::default(), fetched: None, stamp: None }), accepted: Default::default() }
     }
 
     /// Load the keys now (at start, so a wrong URL shows in the log before the first request).
@@ -129,6 +140,9 @@ impl Verifier {
             }
         };
         let keys = parse_jwks(&text).map_err(|e| CodecError::Keys(format!("JWKS {}: {e}", self.source())))?;
+        if *cache.keys != keys {
+            self.forget_accepted();
+        }
         cache.keys = Arc::new(keys);
         Ok(())
     }
@@ -161,8 +175,29 @@ impl Verifier {
         cache.keys.get(kid).cloned()
     }
 
-    /// Check a bearer token: signature by a JWKS key, `exp`, `nbf`, `aud` and `iss`.
+    fn forget_accepted(&self) {
+        self.accepted.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Check a bearer token: signature by a JWKS key, `exp`, `nbf`, `aud` and `iss`. A token
+    /// verified in the last minute (and not expired since) passes without the signature check.
     pub async fn verify(&self, token: &str) -> Result<(), CodecError> {
+        let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref().try_into().unwrap_or([0; 32]);
+        let now = unix_now();
+        if self.accepted.lock().unwrap_or_else(|e| e.into_inner()).get(&digest).is_some_and(|until| now < *until) {
+            return Ok(());
+        }
+        let exp = self.verify_fully(token).await?;
+        let mut accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
+        if accepted.len() >= ACCEPTED_MAX {
+            accepted.clear();
+        }
+        accepted.insert(digest, exp.min(now + ACCEPTED_FOR_S));
+        Ok(())
+    }
+
+    /// The full check; the token's `exp` when it passes.
+    async fn verify_fully(&self, token: &str) -> Result<i64, CodecError> {
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(reject("not a JWT"));
@@ -182,7 +217,8 @@ impl Verifier {
             return Err(reject("bad signature"));
         }
         let claims: Value = serde_json::from_slice(&decode(p)?).map_err(|_| reject("claims are not JSON"))?;
-        check_claims(&claims, &self.config, unix_now())
+        check_claims(&claims, &self.config, unix_now())?;
+        Ok(claims["exp"].as_i64().unwrap_or(0))
     }
 }
 
