@@ -329,6 +329,21 @@ fn the_codec_server_is_authenticated_isolated_and_runs_from_the_app_image() {
 }
 
 #[test]
+fn the_init_template_parses_renders_and_lints_clean_with_its_options_on() {
+    let path = Path::new("tk8s-deploy.toml");
+    let plain = DeployConfig::parse(path, tk8s_render::INIT_TEMPLATE).expect("tk8s init's file parses");
+    // Its commented-out options, switched on together.
+    let all = common::uncomment(&common::uncomment(tk8s_render::INIT_TEMPLATE, "encryption"), "codec_server")
+        .replace("# [worker.controller]", "[worker.controller]")
+        .replace("# otlp_endpoint = ", "otlp_endpoint = ");
+    let full = DeployConfig::parse(path, &all).unwrap_or_else(|e| panic!("{e}\n{all}"));
+    for config in [plain, full] {
+        let objs: Vec<Value> = objects(&config).into_iter().map(|o| o.value).collect();
+        assert!(lint(&objs).is_empty(), "{:?}", lint(&objs));
+    }
+}
+
+#[test]
 fn deploy_config_errors_name_the_file_and_line() {
     let path = Path::new("deploy.toml");
     let good = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap();
