@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tk8s_config::{Jwks, Jwt};
@@ -89,7 +89,8 @@ fn parse_jwks(text: &str) -> Result<HashMap<String, Key>, String> {
 
 struct Cache {
     keys: Arc<HashMap<String, Key>>,
-    fetched: Option<Instant>,
+    /// When the source was last fetched (URL) or looked at (file).
+    checked: Option<Instant>,
     stamp: Option<SystemTime>,
 }
 
@@ -120,7 +121,7 @@ impl std::fmt::Debug for Verifier {
 
 impl Verifier {
     pub fn new(config: Jwt) -> Verifier {
-        Verifier { config, cache: Mutex::new(Cache { keys: Arc::default(), fetched: None, stamp: None }), accepted: Default::default() }
+        Verifier { config, cache: Mutex::new(Cache { keys: Arc::default(), checked: None, stamp: None }), accepted: Default::default() }
     }
 
     /// Load the keys now (at start, so a wrong URL shows in the log before the first request).
@@ -131,7 +132,7 @@ impl Verifier {
     }
 
     async fn reload(&self, cache: &mut Cache) -> Result<(), CodecError> {
-        cache.fetched = Some(Instant::now());
+        cache.checked = Some(Instant::now());
         let text = match &self.config.jwks {
             Jwks::Url(url) => fetch(url).await.map_err(|e| CodecError::Keys(format!("JWKS {url}: {e}")))?,
             Jwks::File(path) => {
@@ -157,14 +158,14 @@ impl Verifier {
     /// The key for `kid`, loading keys again when they are due or the id is new.
     async fn key(&self, kid: &str) -> Option<Key> {
         let mut cache = self.cache.lock().await;
-        let since = cache.fetched.map(|t| t.elapsed());
+        let since = cache.checked.map(|t| t.elapsed());
         let due = match &self.config.jwks {
             Jwks::Url(_) => since.is_none_or(|s| s >= REFRESH || (!cache.keys.contains_key(kid) && s >= MISS_REFETCH)),
             // The file is looked at no more than once a second.
             Jwks::File(path) => {
                 let look = since.is_none_or(|s| s >= Duration::from_secs(1));
                 if look {
-                    cache.fetched = Some(Instant::now());
+                    cache.checked = Some(Instant::now());
                 }
                 look && (cache.stamp.is_none() || crate::mtime(path) != cache.stamp)
             }
@@ -250,7 +251,7 @@ fn check_claims(claims: &Value, config: &Jwt, now: i64) -> Result<(), CodecError
     Ok(())
 }
 
-fn read_file(path: &PathBuf) -> Result<String, CodecError> {
+fn read_file(path: &Path) -> Result<String, CodecError> {
     std::fs::read_to_string(path).map_err(|e| CodecError::Keys(format!("JWKS file {}: {e}", path.display())))
 }
 

@@ -6,18 +6,17 @@
 
 use crate::deploy::DeployConfig;
 use crate::objects::{
-    CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, labels, meta, ns, obj, pod_security, port, resource_requirements,
-    secret_volume, selector_labels, service, spread_constraints,
+    CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, http_probe, labels, meta, ns, obj, pod_security, port,
+    resource_requirements, scrape_annotations, secret_volume, selector_labels, service, skip_annotations, spread_constraints,
 };
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, ServiceAccount, VolumeMount,
+    Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicySpec};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::collections::BTreeMap;
 
 pub const COMPONENT: &str = "codec-server";
 const TOKENS_DIR: &str = "/etc/tk8s/codec-tokens";
@@ -27,16 +26,6 @@ pub const TK8S_BINARY: &str = "/usr/local/bin/tk8s";
 /// The codec server's port, from the settings table the binary reads.
 pub fn codec_server_port() -> i32 {
     tk8s_config::spec::by_key("codec_server.port").and_then(|s| s.default).and_then(|p| p.parse().ok()).unwrap_or(8888)
-}
-
-fn probe(path: &str, period: i32, failures: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String("http".into()), ..Default::default() }),
-        period_seconds: Some(period),
-        failure_threshold: Some(failures),
-        timeout_seconds: Some(2),
-        ..Default::default()
-    }
 }
 
 fn deployment(c: &DeployConfig) -> Option<Deployment> {
@@ -58,20 +47,16 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
             env.push((var, v.clone()));
         }
     }
-    let mut volumes: Vec<_> = codec_keys_volume(c).into_iter().collect();
+    let mut volumes: Vec<_> = codec_keys_volume(c).map(|v| (v, CODEC_KEYS_DIR)).into_iter().collect();
     if let Some(secret) = &cs.tokens_secret {
         env.push(("TK8S_CODEC_SERVER_TOKENS_FILE", format!("{TOKENS_DIR}/tokens")));
-        volumes.push(secret_volume("codec-tokens", secret));
+        volumes.push((secret_volume("codec-tokens", secret), TOKENS_DIR));
     }
     let mounts: Vec<VolumeMount> = volumes
         .iter()
-        .map(|v| VolumeMount {
-            name: v.name.clone(),
-            mount_path: if v.name == "codec-keys" { CODEC_KEYS_DIR.into() } else { TOKENS_DIR.into() },
-            read_only: Some(true),
-            ..Default::default()
-        })
+        .map(|(v, path)| VolumeMount { name: v.name.clone(), mount_path: path.to_string(), read_only: Some(true), ..Default::default() })
         .collect();
+    let volumes: Vec<_> = volumes.into_iter().map(|(v, _)| v).collect();
     let container = Container {
         name: COMPONENT.into(),
         image: Some(format!("{}:{}", c.app.image, c.app.tag)),
@@ -80,24 +65,17 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
         args: Some(vec![COMPONENT.into()]),
         env: Some(env.into_iter().map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() }).collect()),
         ports: Some(vec![ContainerPort { name: Some("http".into()), container_port: port, protocol: Some("TCP".into()), ..Default::default() }]),
-        readiness_probe: Some(probe("/readyz", 5, 2)),
-        liveness_probe: Some(probe("/livez", 10, 3)),
+        readiness_probe: Some(http_probe("http", "/readyz", 5, 2)),
+        liveness_probe: Some(http_probe("http", "/livez", 10, 3)),
         resources: Some(resource_requirements(&cs.resources)),
         security_context: Some(container_security()),
         volume_mounts: Some(mounts),
         ..Default::default()
     };
     let mut metadata = meta(c, name.clone(), COMPONENT);
-    if !c.skip_checks.is_empty() {
-        metadata.annotations = Some(
-            c.skip_checks.iter().enumerate().map(|(i, s)| (format!("checkov.io/skip{}", i + 1), format!("{}={}", s.id, s.reason))).collect(),
-        );
-    }
-    let annotations = BTreeMap::from([
-        ("prometheus.io/scrape".to_string(), "true".to_string()),
-        ("prometheus.io/port".to_string(), port.to_string()),
-        ("prometheus.io/path".to_string(), "/metrics".to_string()),
-    ]);
+    let skips = skip_annotations(c);
+    metadata.annotations = (!skips.is_empty()).then_some(skips);
+    let annotations = scrape_annotations(port);
     Some(Deployment {
         metadata,
         spec: Some(DeploymentSpec {

@@ -41,7 +41,7 @@ pub const RULES: &[(&str, &str)] = &[
 /// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
 const CONTROLLER_ENV: &[&str] = &["TEMPORAL_DEPLOYMENT_NAME", "TEMPORAL_WORKER_BUILD_ID", "TEMPORAL_API_KEY"];
 /// The volume (and mount path) the controller adds for a Connection's mTLS Secret.
-const CONTROLLER_TLS_VOLUME: (&str, &str) = ("temporal-tls", "/etc/temporal/tls");
+const CONTROLLER_TLS_VOLUME: (&str, &str) = ("temporal-tls", crate::objects::TLS_DIR);
 
 const SECRET_ENV: &[&str] = &["TEMPORAL_API_KEY", "TK8S_CODEC_KEYS", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_CERT_DATA"];
 

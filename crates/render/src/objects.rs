@@ -114,9 +114,10 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
     ConfigMap { metadata: meta(c, format!("{}-config", c.app.name), "config"), data: Some(data), ..Default::default() }
 }
 
-pub(crate) fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+/// An HTTP GET probe on the container port named `port`.
+pub(crate) fn http_probe(port: &str, path: &str, period: i32, failures: i32) -> Probe {
     Probe {
-        http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String("admin".into()), ..Default::default() }),
+        http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String(port.into()), ..Default::default() }),
         period_seconds: Some(period),
         failure_threshold: Some(failures),
         timeout_seconds: Some(2),
@@ -150,6 +151,20 @@ pub(crate) fn role_env(c: &DeployConfig, role: &Role, component: &str) -> BTreeM
         env.insert("TK8S_API_KEY_FILE".into(), format!("{API_KEY_DIR}/api-key"));
     }
     env
+}
+
+/// Pod annotations for Prometheus' annotation-based discovery.
+pub(crate) fn scrape_annotations(port: i32) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("prometheus.io/scrape".to_string(), "true".to_string()),
+        ("prometheus.io/port".to_string(), port.to_string()),
+        ("prometheus.io/path".to_string(), "/metrics".to_string()),
+    ])
+}
+
+/// The deploy config's reasoned checkov skips, as `checkov.io/skip<n>` annotations.
+pub(crate) fn skip_annotations(c: &DeployConfig) -> BTreeMap<String, String> {
+    c.skip_checks.iter().enumerate().map(|(i, s)| (format!("checkov.io/skip{}", i + 1), format!("{}={}", s.id, s.reason))).collect()
 }
 
 /// The codec keys, from a Secret or through the Secrets Store CSI driver.
@@ -254,9 +269,9 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
         env_from: Some(env_from.clone()),
         env: Some(env.clone()),
         ports: Some(vec![ContainerPort { name: Some("admin".into()), container_port: admin_port(), protocol: Some("TCP".into()), ..Default::default() }]),
-        startup_probe: Some(http_probe("/startupz", 2, 60)),
-        readiness_probe: Some(http_probe("/readyz", 5, 2)),
-        liveness_probe: Some(http_probe("/livez", 10, 3)),
+        startup_probe: Some(http_probe("admin", "/startupz", 2, 60)),
+        readiness_probe: Some(http_probe("admin", "/readyz", 5, 2)),
+        liveness_probe: Some(http_probe("admin", "/livez", 10, 3)),
         resources: Some(resources.clone()),
         security_context: Some(security.clone()),
         volume_mounts: (!mounts.is_empty()).then(|| mounts.clone()),
@@ -277,20 +292,14 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
     };
     let spread = role.spread.then(|| spread_constraints(c, component));
     let grace_s = grace(role).as_secs() as i64 + hard_deadline_s() + KILL_MARGIN_S;
-    let annotations = BTreeMap::from([
-        ("prometheus.io/scrape".to_string(), "true".to_string()),
-        ("prometheus.io/port".to_string(), admin_port().to_string()),
-        ("prometheus.io/path".to_string(), "/metrics".to_string()),
-    ]);
+    let mut annotations = scrape_annotations(admin_port());
     // An autoscaled worker leaves `replicas` to the HPA or KEDA.
     let replicas = match &role.autoscaling {
         Some(a) if a.mode != Scaler::None => None,
         _ => Some(role.replicas),
     };
     let mut metadata = meta(c, name.clone(), component);
-    let skips: BTreeMap<String, String> =
-        c.skip_checks.iter().enumerate().map(|(i, s)| (format!("checkov.io/skip{}", i + 1), format!("{}={}", s.id, s.reason))).collect();
-    let mut annotations = annotations;
+    let skips = skip_annotations(c);
     if managed {
         // The controller copies the template's annotations onto each Deployment it creates.
         annotations.extend(skips);

@@ -89,25 +89,17 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
     let worker = format!("{}-worker", base.app.name);
     let managed = base.worker.controller.is_some();
     // kustomize knows the built-in kinds; the controller's CRDs get JSON patches instead.
-    let (worker_kind, hpa_target, hpa_spec) = if managed {
-        ("WorkerDeployment", format!("{worker}-hpa"), "/spec/template/spec")
-    } else {
-        ("Deployment", worker.clone(), "/spec")
-    };
+    let (hpa_target, hpa_spec) = if managed { (format!("{worker}-hpa"), "/spec/template/spec") } else { (worker.clone(), "/spec") };
+    // JSON patch operations on the WorkerDeployment, applied as one patch at the end.
+    let mut worker_ops = Vec::new();
     if managed && env.app.tag != base.app.tag {
         // The labels transformer knows pod templates of built-in kinds only (images it finds anywhere).
-        patches.push(json!({
-            "target": { "kind": worker_kind, "name": worker },
-            "patch": to_yaml(&json!([{ "op": "replace", "path": "/spec/template/metadata/labels/app.kubernetes.io~1version", "value": env.app.tag }])),
-        }));
+        worker_ops.push(json!({ "op": "replace", "path": "/spec/template/metadata/labels/app.kubernetes.io~1version", "value": env.app.tag }));
     }
     let autoscaled = env.worker.autoscaling.as_ref().is_some_and(|a| a.mode != Scaler::None);
     if !autoscaled && env.worker.replicas != base.worker.replicas {
         if managed {
-            patches.push(json!({
-                "target": { "kind": worker_kind, "name": worker },
-                "patch": to_yaml(&json!([{ "op": "replace", "path": "/spec/replicas", "value": env.worker.replicas }])),
-            }));
+            worker_ops.push(json!({ "op": "replace", "path": "/spec/replicas", "value": env.worker.replicas }));
         } else {
             k["replicas"] = json!([{ "name": worker, "count": env.worker.replicas }]);
         }
@@ -140,10 +132,7 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
         }
         if component == "worker" && managed {
             let env_vars: Vec<Value> = e_env.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
-            patches.push(json!({
-                "target": { "kind": worker_kind, "name": worker },
-                "patch": to_yaml(&json!([{ "op": "replace", "path": "/spec/template/spec/containers/0/env", "value": env_vars }])),
-            }));
+            worker_ops.push(json!({ "op": "replace", "path": "/spec/template/spec/containers/0/env", "value": env_vars }));
             continue;
         }
         let changed: Vec<(&String, &String)> = e_env.iter().filter(|(k, v)| b_env.get(*k) != Some(*v)).collect();
@@ -157,6 +146,9 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
                 "spec": { "template": { "spec": { "containers": [{ "name": component, "env": env_vars }] } } },
             })),
         }));
+    }
+    if !worker_ops.is_empty() {
+        patches.push(json!({ "target": { "kind": "WorkerDeployment", "name": worker }, "patch": to_yaml(&Value::Array(worker_ops)) }));
     }
     if !patches.is_empty() {
         k["patches"] = Value::Array(patches);
