@@ -86,7 +86,7 @@ fn sigterm_drains_in_flight_activities_within_the_grace_period() {
 
     let signalled = Instant::now();
     a.proc.signal(SIGTERM);
-    assert!(wait_until(Duration::from_secs(1), || a.readyz() == Some(503)), "readiness did not turn off at once");
+    assert!(wait_until(Duration::from_secs(10), || a.readyz() == Some(503)), "readiness did not turn off on SIGTERM");
     let status = a.proc.wait_exit(Duration::from_secs(20)).expect("worker A exits within grace + deadline");
     let drain = signalled.elapsed();
     assert!(status.success(), "{}", a.proc.output());
@@ -135,7 +135,9 @@ fn as_pid_1_sigterm_still_drains_and_a_second_signal_exits_at_once() {
     start_batch(&server, "pid1", 2, 60_000);
     assert!(wait_until(Duration::from_secs(10), || pid1.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 2.0));
     tk8s_testkit::signal(worker_pid, SIGTERM);
-    assert!(wait_until(Duration::from_secs(2), || pid1.readyz() == Some(503)), "PID 1 ignored SIGTERM");
+    // Not a latency check (those are measured by `cargo xtask measure`): an ignored SIGTERM never
+    // turns readiness off; a loaded 2-core machine may take a while to answer.
+    assert!(wait_until(Duration::from_secs(10), || pid1.readyz() == Some(503)), "PID 1 ignored SIGTERM");
     std::thread::sleep(Duration::from_millis(500));
     assert!(pid1.proc.is_running(), "exited before its 60 s activities could drain");
     let second = Instant::now();
