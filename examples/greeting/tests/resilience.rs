@@ -137,7 +137,8 @@ fn as_pid_1_sigterm_still_drains_and_a_second_signal_exits_at_once() {
     tk8s_testkit::signal(worker_pid, SIGTERM);
     // Not a latency check (those are measured by `cargo xtask measure`): an ignored SIGTERM never
     // turns readiness off; a loaded 2-core machine may take a while to answer.
-    assert!(wait_until(Duration::from_secs(10), || pid1.readyz() == Some(503)), "PID 1 ignored SIGTERM");
+    assert!(wait_until(Duration::from_secs(10), || pid1.readyz() == Some(503)),
+        "PID 1 ignored SIGTERM (readyz now {:?}, running {}):\n{}", pid1.readyz(), pid1.proc.is_running(), pid1.proc.output());
     std::thread::sleep(Duration::from_millis(500));
     assert!(pid1.proc.is_running(), "exited before its 60 s activities could drain");
     let second = Instant::now();
