@@ -12,7 +12,8 @@ pub mod spec;
 mod value;
 
 pub use error::{ConfigError, Problem};
-pub use source::{CONFIG_ENV, Origin};
+pub use source::Origin;
+pub use spec::env::CONFIG as CONFIG_ENV;
 pub use value::{Value, format_duration, parse_duration};
 
 use source::{Entry, Layered};
@@ -337,7 +338,7 @@ impl Config {
             out.push('\n');
         }
         for name in self.temporal.grpc_meta.keys() {
-            out.push_str(&format!("{:width$}  <redacted>  [env TEMPORAL_GRPC_META_*]\n", format!("grpc_meta.{name}")));
+            out.push_str(&format!("{:width$}  <redacted>  [env {}*]\n", format!("grpc_meta.{name}"), spec::env::GRPC_META_PREFIX));
         }
         out
     }
@@ -349,9 +350,9 @@ fn app_entry(text: &str) -> Entry {
 
 fn default_temporal_toml(env: &BTreeMap<String, String>) -> Option<PathBuf> {
     let base = env
-        .get("XDG_CONFIG_HOME")
+        .get(spec::env::XDG_CONFIG_HOME)
         .map(PathBuf::from)
-        .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".config")))?;
+        .or_else(|| env.get(spec::env::HOME).map(|h| Path::new(h).join(".config")))?;
     Some(base.join("temporalio").join("temporal.toml"))
 }
 

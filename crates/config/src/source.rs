@@ -116,15 +116,7 @@ fn sections() -> Vec<&'static str> {
     s
 }
 
-/// Environment variables that configure nothing here but look like they meant to.
-const TEMPORAL_DATA_VARS: &[(&str, &str)] = &[
-    ("TEMPORAL_TLS_CLIENT_CERT_DATA", "TEMPORAL_TLS_CLIENT_CERT_PATH"),
-    ("TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH"),
-    ("TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
-];
-
-/// Environment variables read outside the settings table.
-pub const CONFIG_ENV: &str = "TK8S_CONFIG";
+use crate::spec::env::CONFIG as CONFIG_ENV;
 
 /// Apply the environment. Unknown `TK8S_*` variables are errors (a typo would otherwise be
 /// silently ignored); `TEMPORAL_*` variables we do not use are left alone, since the `temporal`
@@ -143,7 +135,7 @@ pub fn env_layer(env: &BTreeMap<String, String>, out: &mut Layered, problems: &m
             problems.push(Problem::new(Origin::Env(name.clone()), None, "is not a known setting".into(), Some(hint)));
         }
     }
-    for (data, path) in TEMPORAL_DATA_VARS {
+    for (data, path) in spec::env::TLS_DATA {
         if env.contains_key(*data) {
             problems.push(Problem::new(
                 Origin::Env((*data).into()),
@@ -159,7 +151,7 @@ pub fn env_layer(env: &BTreeMap<String, String>, out: &mut Layered, problems: &m
 pub fn grpc_meta(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     env.iter()
         .filter_map(|(k, v)| {
-            let name = k.strip_prefix("TEMPORAL_GRPC_META_")?;
+            let name = k.strip_prefix(spec::env::GRPC_META_PREFIX)?;
             Some((name.to_ascii_lowercase().replace('_', "-"), v.clone()))
         })
         .collect()

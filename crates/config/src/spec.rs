@@ -64,138 +64,173 @@ const fn secret(key: &'static str, env: &'static str, flag: &'static str, kind: 
 const TEXT: Kind = Kind::Text { non_empty: true };
 const SEC: u64 = 1000;
 
-/// Every setting temporal-k8s understands. Connection settings reuse Temporal's own envconfig
-/// variable names so a user configures a worker exactly as they configure the `temporal` CLI.
-pub const SETTINGS: &[Setting] = &[
+/// Declares each setting as a constant named after its key (`temporal.address` is
+/// `TEMPORAL_ADDRESS`), and [`SETTINGS`] as the list of all of them, so other crates name a
+/// setting's env var or flag through its constant (`spec::TEMPORAL_ADDRESS.env`) and never
+/// spell it by hand.
+macro_rules! settings {
+    ($($(#[$doc:meta])* $name:ident = $def:expr;)*) => {
+        $($(#[$doc])* pub const $name: Setting = $def;)*
+        /// Every setting temporal-k8s understands. Connection settings reuse Temporal's own
+        /// envconfig variable names so a user configures a worker exactly as they configure the
+        /// `temporal` CLI.
+        pub const SETTINGS: &[Setting] = &[$($name),*];
+    };
+}
+
+settings! {
     // --- connection (Temporal envconfig names) ---
-    s("temporal.address", "TEMPORAL_ADDRESS", "address", TEXT, Some("127.0.0.1:7233"),
-      "Temporal frontend `host:port`."),
-    s("temporal.namespace", "TEMPORAL_NAMESPACE", "namespace", TEXT, Some("default"),
-      "Temporal namespace."),
-    s("temporal.profile", "TEMPORAL_PROFILE", "profile", TEXT, None,
-      "Profile to read from the temporal.toml file (as the `temporal` CLI does)."),
-    s("temporal.config_file", "TEMPORAL_CONFIG_FILE", "temporal-config-file", Kind::File, None,
-      "Path of a temporal.toml client config file; its profile sits between defaults and tk8s.toml."),
-    secret("temporal.api_key", "TEMPORAL_API_KEY", "api-key", TEXT,
-      "API key (implies TLS). Prefer `temporal.api_key_file` in Kubernetes."),
-    s("temporal.api_key_file", "TK8S_API_KEY_FILE", "api-key-file", Kind::File, None,
-      "File holding the API key (a mounted Secret); re-read on change. Implies TLS."),
-    s("temporal.tls", "TEMPORAL_TLS", "tls", Kind::Bool, None,
-      "Use TLS. Defaults to on when an API key, client certificate or CA is configured."),
-    s("temporal.tls_cert_dir", "TK8S_TLS_CERT_DIR", "tls-cert-dir", Kind::Dir, None,
-      "Directory laid out as a `kubernetes.io/tls` Secret mount: `tls.crt`, `tls.key`, optional `ca.crt`. Reloaded on change."),
-    s("temporal.tls_client_cert_path", "TEMPORAL_TLS_CLIENT_CERT_PATH", "tls-client-cert", Kind::File, None,
-      "Client certificate (PEM) for mTLS. Reloaded on change."),
-    s("temporal.tls_client_key_path", "TEMPORAL_TLS_CLIENT_KEY_PATH", "tls-client-key", Kind::File, None,
-      "Client private key (PEM) for mTLS. Reloaded on change."),
-    s("temporal.tls_server_ca_cert_path", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "tls-ca", Kind::File, None,
-      "CA certificate (PEM) that signs the server certificate, when it is not publicly trusted."),
-    s("temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", "tls-server-name", TEXT, None,
-      "Server name to verify in the server certificate (SNI), when it differs from the address host."),
-    s("temporal.connect_timeout", "TK8S_CONNECT_TIMEOUT", "connect-timeout",
+    TEMPORAL_ADDRESS = s("temporal.address", "TEMPORAL_ADDRESS", "address", TEXT, Some("127.0.0.1:7233"),
+      "Temporal frontend `host:port`.");
+    TEMPORAL_NAMESPACE = s("temporal.namespace", "TEMPORAL_NAMESPACE", "namespace", TEXT, Some("default"),
+      "Temporal namespace.");
+    TEMPORAL_PROFILE = s("temporal.profile", "TEMPORAL_PROFILE", "profile", TEXT, None,
+      "Profile to read from the temporal.toml file (as the `temporal` CLI does).");
+    TEMPORAL_CONFIG_FILE = s("temporal.config_file", "TEMPORAL_CONFIG_FILE", "temporal-config-file", Kind::File, None,
+      "Path of a temporal.toml client config file; its profile sits between defaults and tk8s.toml.");
+    TEMPORAL_API_KEY = secret("temporal.api_key", "TEMPORAL_API_KEY", "api-key", TEXT,
+      "API key (implies TLS). Prefer `temporal.api_key_file` in Kubernetes.");
+    TEMPORAL_API_KEY_FILE = s("temporal.api_key_file", "TK8S_API_KEY_FILE", "api-key-file", Kind::File, None,
+      "File holding the API key (a mounted Secret); re-read on change. Implies TLS.");
+    TEMPORAL_TLS = s("temporal.tls", "TEMPORAL_TLS", "tls", Kind::Bool, None,
+      "Use TLS. Defaults to on when an API key, client certificate or CA is configured.");
+    TEMPORAL_TLS_CERT_DIR = s("temporal.tls_cert_dir", "TK8S_TLS_CERT_DIR", "tls-cert-dir", Kind::Dir, None,
+      "Directory laid out as a `kubernetes.io/tls` Secret mount: `tls.crt`, `tls.key`, optional `ca.crt`. Reloaded on change.");
+    TEMPORAL_TLS_CLIENT_CERT_PATH = s("temporal.tls_client_cert_path", "TEMPORAL_TLS_CLIENT_CERT_PATH", "tls-client-cert", Kind::File, None,
+      "Client certificate (PEM) for mTLS. Reloaded on change.");
+    TEMPORAL_TLS_CLIENT_KEY_PATH = s("temporal.tls_client_key_path", "TEMPORAL_TLS_CLIENT_KEY_PATH", "tls-client-key", Kind::File, None,
+      "Client private key (PEM) for mTLS. Reloaded on change.");
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH = s("temporal.tls_server_ca_cert_path", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "tls-ca", Kind::File, None,
+      "CA certificate (PEM) that signs the server certificate, when it is not publicly trusted.");
+    TEMPORAL_TLS_SERVER_NAME = s("temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", "tls-server-name", TEXT, None,
+      "Server name to verify in the server certificate (SNI), when it differs from the address host.");
+    TEMPORAL_CONNECT_TIMEOUT = s("temporal.connect_timeout", "TK8S_CONNECT_TIMEOUT", "connect-timeout",
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("10s"),
-      "How long start-up keeps trying to reach Temporal before giving up (exit 1); each attempt gets at most 5s."),
+      "How long start-up keeps trying to reach Temporal before giving up (exit 1); each attempt gets at most 5s.");
     // --- worker ---
-    s("worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
-      "Task queue the worker polls and the orchestrator starts workflows on (the app supplies a default)."),
-    s("worker.max_concurrent_workflow_tasks", "TK8S_MAX_CONCURRENT_WORKFLOW_TASKS", "max-concurrent-workflow-tasks",
-      Kind::Int { min: 2, max: 10_000 }, Some("100"), "Workflow task slots."),
-    s("worker.max_concurrent_activities", "TK8S_MAX_CONCURRENT_ACTIVITIES", "max-concurrent-activities",
-      Kind::Int { min: 1, max: 10_000 }, Some("100"), "Activity slots."),
-    s("worker.max_concurrent_local_activities", "TK8S_MAX_CONCURRENT_LOCAL_ACTIVITIES", "max-concurrent-local-activities",
-      Kind::Int { min: 1, max: 10_000 }, Some("100"), "Local activity slots."),
-    s("worker.workflow_pollers", "TK8S_WORKFLOW_POLLERS", "workflow-pollers",
-      Kind::Int { min: 2, max: 100 }, Some("5"), "Maximum concurrent workflow task polls (at least 2: sticky + normal queue)."),
-    s("worker.activity_pollers", "TK8S_ACTIVITY_POLLERS", "activity-pollers",
-      Kind::Int { min: 1, max: 100 }, Some("5"), "Maximum concurrent activity task polls."),
-    s("worker.max_cached_workflows", "TK8S_MAX_CACHED_WORKFLOWS", "max-cached-workflows",
-      Kind::Int { min: 0, max: 100_000 }, Some("1000"), "Sticky workflow cache size (0 disables sticky execution)."),
-    s("worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",
-      Kind::Float { min: 0.0, max: 1_000_000.0, min_exclusive: true }, None, "Per-worker activity rate limit."),
-    s("worker.deployment_name", "TEMPORAL_DEPLOYMENT_NAME", "deployment-name", TEXT, None,
-      "Worker Deployment name for Worker Versioning (set by the temporal-worker-controller); with a build id, opts the worker in."),
-    s("worker.build_id", "TEMPORAL_WORKER_BUILD_ID", "build-id", TEXT, None,
-      "Build id of this worker's code for Worker Versioning (set by the temporal-worker-controller)."),
-    s("worker.versioning_behavior", "TK8S_VERSIONING_BEHAVIOR", "versioning-behavior",
+    WORKER_TASK_QUEUE = s("worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
+      "Task queue the worker polls and the orchestrator starts workflows on (the app supplies a default).");
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = s("worker.max_concurrent_workflow_tasks", "TK8S_MAX_CONCURRENT_WORKFLOW_TASKS", "max-concurrent-workflow-tasks",
+      Kind::Int { min: 2, max: 10_000 }, Some("100"), "Workflow task slots.");
+    WORKER_MAX_CONCURRENT_ACTIVITIES = s("worker.max_concurrent_activities", "TK8S_MAX_CONCURRENT_ACTIVITIES", "max-concurrent-activities",
+      Kind::Int { min: 1, max: 10_000 }, Some("100"), "Activity slots.");
+    WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES = s("worker.max_concurrent_local_activities", "TK8S_MAX_CONCURRENT_LOCAL_ACTIVITIES", "max-concurrent-local-activities",
+      Kind::Int { min: 1, max: 10_000 }, Some("100"), "Local activity slots.");
+    WORKER_WORKFLOW_POLLERS = s("worker.workflow_pollers", "TK8S_WORKFLOW_POLLERS", "workflow-pollers",
+      Kind::Int { min: 2, max: 100 }, Some("5"), "Maximum concurrent workflow task polls (at least 2: sticky + normal queue).");
+    WORKER_ACTIVITY_POLLERS = s("worker.activity_pollers", "TK8S_ACTIVITY_POLLERS", "activity-pollers",
+      Kind::Int { min: 1, max: 100 }, Some("5"), "Maximum concurrent activity task polls.");
+    WORKER_MAX_CACHED_WORKFLOWS = s("worker.max_cached_workflows", "TK8S_MAX_CACHED_WORKFLOWS", "max-cached-workflows",
+      Kind::Int { min: 0, max: 100_000 }, Some("1000"), "Sticky workflow cache size (0 disables sticky execution).");
+    WORKER_MAX_ACTIVITIES_PER_SECOND = s("worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",
+      Kind::Float { min: 0.0, max: 1_000_000.0, min_exclusive: true }, None, "Per-worker activity rate limit.");
+    WORKER_DEPLOYMENT_NAME = s("worker.deployment_name", "TEMPORAL_DEPLOYMENT_NAME", "deployment-name", TEXT, None,
+      "Worker Deployment name for Worker Versioning (set by the temporal-worker-controller); with a build id, opts the worker in.");
+    WORKER_BUILD_ID = s("worker.build_id", "TEMPORAL_WORKER_BUILD_ID", "build-id", TEXT, None,
+      "Build id of this worker's code for Worker Versioning (set by the temporal-worker-controller).");
+    WORKER_VERSIONING_BEHAVIOR = s("worker.versioning_behavior", "TK8S_VERSIONING_BEHAVIOR", "versioning-behavior",
       Kind::Choice(&["auto-upgrade", "pinned"]), Some("auto-upgrade"),
-      "Default versioning behavior of workflows on a versioned worker: move to new versions, or stay on the one they started on."),
+      "Default versioning behavior of workflows on a versioned worker: move to new versions, or stay on the one they started on.");
     // --- shutdown ---
-    s("shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
+    SHUTDOWN_GRACE = s("shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
       Kind::Duration { min_ms: 0, max_ms: 3600 * SEC }, Some("20s"),
-      "After SIGTERM, how long in-flight activities get to finish before they are cancelled."),
-    s("shutdown.hard_deadline", "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown-hard-deadline",
+      "After SIGTERM, how long in-flight activities get to finish before they are cancelled.");
+    SHUTDOWN_HARD_DEADLINE = s("shutdown.hard_deadline", "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown-hard-deadline",
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("5s"),
-      "Extra time after the grace period before the process exits regardless (the SDK can hang)."),
+      "Extra time after the grace period before the process exits regardless (the SDK can hang).");
     // --- admin server ---
-    s("admin.bind", "TK8S_ADMIN_BIND", "admin-bind", Kind::Ip, Some("0.0.0.0"),
-      "Address the admin server (/livez /readyz /startupz /metrics) binds to."),
-    s("admin.port", "TK8S_ADMIN_PORT", "admin-port", Kind::Port, Some("9090"),
-      "Port of the admin server."),
-    s("readiness.check_interval", "TK8S_READINESS_CHECK_INTERVAL", "readiness-check-interval",
+    ADMIN_BIND = s("admin.bind", "TK8S_ADMIN_BIND", "admin-bind", Kind::Ip, Some("0.0.0.0"),
+      "Address the admin server (/livez /readyz /startupz /metrics) binds to.");
+    ADMIN_PORT = s("admin.port", "TK8S_ADMIN_PORT", "admin-port", Kind::Port, Some("9090"),
+      "Port of the admin server.");
+    READINESS_CHECK_INTERVAL = s("readiness.check_interval", "TK8S_READINESS_CHECK_INTERVAL", "readiness-check-interval",
       Kind::Duration { min_ms: 200, max_ms: 60 * SEC }, Some("2s"),
-      "How often the host checks that Temporal answers; /readyz turns 503 after one failed check."),
+      "How often the host checks that Temporal answers; /readyz turns 503 after one failed check.");
     // --- logging ---
-    s("log.format", "TK8S_LOG_FORMAT", "log-format", Kind::Choice(&["auto", "json", "text"]), Some("auto"),
-      "`json` lines, human `text`, or `auto` (json unless stdout is a terminal)."),
-    s("log.level", "TK8S_LOG_LEVEL", "log-level", Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
-      Some("info"), "Log level for the host, the app and the SDK core."),
-    s("log.otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp-endpoint", TEXT, None,
-      "OTLP/gRPC collector (e.g. `http://otel-collector.monitoring:4317`) to export traces to: workflow starts, workflow runs and activities, one trace across processes (the SDK's OpenTelemetry plugin, `_tracer-data` header). `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` apply. Unset: no traces."),
+    LOG_FORMAT = s("log.format", "TK8S_LOG_FORMAT", "log-format", Kind::Choice(&["auto", "json", "text"]), Some("auto"),
+      "`json` lines, human `text`, or `auto` (json unless stdout is a terminal).");
+    LOG_LEVEL = s("log.level", "TK8S_LOG_LEVEL", "log-level", Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
+      Some("info"), "Log level for the host, the app and the SDK core.");
+    LOG_OTLP_ENDPOINT = s("log.otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp-endpoint", TEXT, None,
+      "OTLP/gRPC collector (e.g. `http://otel-collector.monitoring:4317`) to export traces to: workflow starts, workflow runs and activities, one trace across processes (the SDK's OpenTelemetry plugin, `_tracer-data` header). `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` apply. Unset: no traces.");
     // --- orchestrator ---
-    s("orchestrator.mode", "TK8S_ORCHESTRATOR_MODE", "mode",
+    ORCHESTRATOR_MODE = s("orchestrator.mode", "TK8S_ORCHESTRATOR_MODE", "mode",
       Kind::Choice(&["once", "interval", "rate", "schedule"]), Some("once"),
-      "`once`: start `count` workflows and exit; `interval`: one every `interval`; `rate`: `rate` per second; `schedule`: create or update a Temporal Schedule."),
-    s("orchestrator.count", "TK8S_ORCHESTRATOR_COUNT", "count", Kind::Int { min: 1, max: 1_000_000 }, Some("1"),
-      "Workflows to start in `once` mode."),
-    s("orchestrator.interval", "TK8S_ORCHESTRATOR_INTERVAL", "interval",
-      Kind::Duration { min_ms: 100, max_ms: 24 * 3600 * SEC }, Some("10s"), "Period in `interval` mode."),
-    s("orchestrator.rate", "TK8S_ORCHESTRATOR_RATE", "rate",
-      Kind::Float { min: 0.0, max: 1000.0, min_exclusive: true }, Some("1"), "Workflows per second in `rate` mode."),
-    s("orchestrator.run_for", "TK8S_ORCHESTRATOR_RUN_FOR", "run-for",
+      "`once`: start `count` workflows and exit; `interval`: one every `interval`; `rate`: `rate` per second; `schedule`: create or update a Temporal Schedule.");
+    ORCHESTRATOR_COUNT = s("orchestrator.count", "TK8S_ORCHESTRATOR_COUNT", "count", Kind::Int { min: 1, max: 1_000_000 }, Some("1"),
+      "Workflows to start in `once` mode.");
+    ORCHESTRATOR_INTERVAL = s("orchestrator.interval", "TK8S_ORCHESTRATOR_INTERVAL", "interval",
+      Kind::Duration { min_ms: 100, max_ms: 24 * 3600 * SEC }, Some("10s"), "Period in `interval` mode.");
+    ORCHESTRATOR_RATE = s("orchestrator.rate", "TK8S_ORCHESTRATOR_RATE", "rate",
+      Kind::Float { min: 0.0, max: 1000.0, min_exclusive: true }, Some("1"), "Workflows per second in `rate` mode.");
+    ORCHESTRATOR_RUN_FOR = s("orchestrator.run_for", "TK8S_ORCHESTRATOR_RUN_FOR", "run-for",
       Kind::Duration { min_ms: 100, max_ms: 30 * 24 * 3600 * SEC }, None,
-      "Stop `interval` or `rate` mode after this long (default: run until signalled)."),
-    s("orchestrator.schedule_id", "TK8S_SCHEDULE_ID", "schedule-id", TEXT, None,
-      "Schedule id in `schedule` mode (default: `<id_prefix>-schedule`)."),
-    s("orchestrator.schedule_every", "TK8S_SCHEDULE_EVERY", "schedule-every",
-      Kind::Duration { min_ms: 1000, max_ms: 365 * 24 * 3600 * SEC }, Some("1m"), "Schedule interval in `schedule` mode."),
-    s("orchestrator.id_prefix", "TK8S_WORKFLOW_ID_PREFIX", "id-prefix", TEXT, None,
-      "Prefix of deterministic workflow ids (default: the app name)."),
-    s("orchestrator.input", "TK8S_WORKFLOW_INPUT", "input", Kind::Text { non_empty: false }, None,
-      "Input passed to each started workflow (the app supplies a default)."),
-    s("orchestrator.wait", "TK8S_ORCHESTRATOR_WAIT", "wait", Kind::Bool, Some("true"),
-      "In `once` mode, wait for every started workflow to finish and fail if any failed."),
+      "Stop `interval` or `rate` mode after this long (default: run until signalled).");
+    ORCHESTRATOR_SCHEDULE_ID = s("orchestrator.schedule_id", "TK8S_SCHEDULE_ID", "schedule-id", TEXT, None,
+      "Schedule id in `schedule` mode (default: `<id_prefix>-schedule`).");
+    ORCHESTRATOR_SCHEDULE_EVERY = s("orchestrator.schedule_every", "TK8S_SCHEDULE_EVERY", "schedule-every",
+      Kind::Duration { min_ms: 1000, max_ms: 365 * 24 * 3600 * SEC }, Some("1m"), "Schedule interval in `schedule` mode.");
+    ORCHESTRATOR_ID_PREFIX = s("orchestrator.id_prefix", "TK8S_WORKFLOW_ID_PREFIX", "id-prefix", TEXT, None,
+      "Prefix of deterministic workflow ids (default: the app name).");
+    ORCHESTRATOR_INPUT = s("orchestrator.input", "TK8S_WORKFLOW_INPUT", "input", Kind::Text { non_empty: false }, None,
+      "Input passed to each started workflow (the app supplies a default).");
+    ORCHESTRATOR_WAIT = s("orchestrator.wait", "TK8S_ORCHESTRATOR_WAIT", "wait", Kind::Bool, Some("true"),
+      "In `once` mode, wait for every started workflow to finish and fail if any failed.");
     // --- payload encryption ---
-    s("codec.keys_dir", "TK8S_CODEC_KEYS_DIR", "codec-keys-dir", Kind::Dir, None,
-      "Directory of AES-256 keys, one `<id>.key` file each (32 bytes raw, base64 or hex), plus an optional `active` file naming the encrypting key. Turns payload encryption on; reloaded on change."),
-    secret("codec.keys", "TK8S_CODEC_KEYS", "codec-keys", TEXT,
-      "Keys inline for local use, `id=<base64>,id=<base64>`. Turns payload encryption on."),
-    s("codec.active_key", "TK8S_CODEC_ACTIVE_KEY", "codec-active-key", TEXT, None,
-      "Id of the key that encrypts (others only decrypt); the key directory's `active` file overrides it."),
-    s("codec.compress_above", "TK8S_CODEC_COMPRESS_ABOVE", "codec-compress-above",
+    CODEC_KEYS_DIR = s("codec.keys_dir", "TK8S_CODEC_KEYS_DIR", "codec-keys-dir", Kind::Dir, None,
+      "Directory of AES-256 keys, one `<id>.key` file each (32 bytes raw, base64 or hex), plus an optional `active` file naming the encrypting key. Turns payload encryption on; reloaded on change.");
+    CODEC_KEYS = secret("codec.keys", "TK8S_CODEC_KEYS", "codec-keys", TEXT,
+      "Keys inline for local use, `id=<base64>,id=<base64>`. Turns payload encryption on.");
+    CODEC_ACTIVE_KEY = s("codec.active_key", "TK8S_CODEC_ACTIVE_KEY", "codec-active-key", TEXT, None,
+      "Id of the key that encrypts (others only decrypt); the key directory's `active` file overrides it.");
+    CODEC_COMPRESS_ABOVE = s("codec.compress_above", "TK8S_CODEC_COMPRESS_ABOVE", "codec-compress-above",
       Kind::Int { min: 0, max: 256 * 1024 * 1024 }, Some("0"),
-      "Compress payloads larger than this many bytes before encrypting (zlib, as the Go SDK's codec); 0 never compresses."),
-    s("codec_server.bind", "TK8S_CODEC_SERVER_BIND", "codec-server-bind", Kind::Ip, Some("0.0.0.0"),
-      "Address `tk8s codec-server` binds to."),
-    s("codec_server.port", "TK8S_CODEC_SERVER_PORT", "codec-server-port", Kind::Port, Some("8888"),
-      "Port of `tk8s codec-server` (also serves /livez /readyz /metrics)."),
-    s("codec_server.allowed_origins", "TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "codec-server-allowed-origins", Kind::List, None,
-      "Browser origins allowed by CORS, exactly as the browser sends them (e.g. the Temporal UI's `https://temporal.example.com`)."),
-    s("codec_server.tokens_file", "TK8S_CODEC_SERVER_TOKENS_FILE", "codec-server-tokens-file", Kind::File, None,
-      "File of accepted bearer tokens, one per line (a mounted Secret; re-read on change). Unset: no authentication."),
-    s("codec_server.jwks_url", "TK8S_CODEC_SERVER_JWKS_URL", "codec-server-jwks-url", TEXT, None,
-      "Your identity provider's JWKS URL (https; its `jwks_uri`): bearer tokens may then also be JWTs (RS256, ES256) signed by one of its keys, as the Temporal UI forwards with `passAccessToken`. Re-fetched every 5 minutes and when a token names an unknown key."),
-    s("codec_server.jwks_file", "TK8S_CODEC_SERVER_JWKS_FILE", "codec-server-jwks-file", Kind::File, None,
-      "A JWKS file instead of a URL (e.g. a mounted ConfigMap); re-read when it changes."),
-    s("codec_server.jwt_audience", "TK8S_CODEC_SERVER_JWT_AUDIENCE", "codec-server-jwt-audience", TEXT, None,
-      "The `aud` a JWT must carry (e.g. the UI's OIDC client id); required with a JWKS, so tokens issued for other applications are refused."),
-    s("codec_server.jwt_issuer", "TK8S_CODEC_SERVER_JWT_ISSUER", "codec-server-jwt-issuer", TEXT, None,
-      "The `iss` a JWT must carry (your identity provider's issuer URL)."),
-    s("codec_server.max_body_bytes", "TK8S_CODEC_SERVER_MAX_BODY_BYTES", "codec-server-max-body-bytes",
-      Kind::Int { min: 1024, max: 256 * 1024 * 1024 }, Some("4194304"), "Largest request body accepted (413 above)."),
-    s("orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
+      "Compress payloads larger than this many bytes before encrypting (zlib, as the Go SDK's codec); 0 never compresses.");
+    CODEC_SERVER_BIND = s("codec_server.bind", "TK8S_CODEC_SERVER_BIND", "codec-server-bind", Kind::Ip, Some("0.0.0.0"),
+      "Address `tk8s codec-server` binds to.");
+    CODEC_SERVER_PORT = s("codec_server.port", "TK8S_CODEC_SERVER_PORT", "codec-server-port", Kind::Port, Some("8888"),
+      "Port of `tk8s codec-server` (also serves /livez /readyz /metrics).");
+    CODEC_SERVER_ALLOWED_ORIGINS = s("codec_server.allowed_origins", "TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "codec-server-allowed-origins", Kind::List, None,
+      "Browser origins allowed by CORS, exactly as the browser sends them (e.g. the Temporal UI's `https://temporal.example.com`).");
+    CODEC_SERVER_TOKENS_FILE = s("codec_server.tokens_file", "TK8S_CODEC_SERVER_TOKENS_FILE", "codec-server-tokens-file", Kind::File, None,
+      "File of accepted bearer tokens, one per line (a mounted Secret; re-read on change). Unset: no authentication.");
+    CODEC_SERVER_JWKS_URL = s("codec_server.jwks_url", "TK8S_CODEC_SERVER_JWKS_URL", "codec-server-jwks-url", TEXT, None,
+      "Your identity provider's JWKS URL (https; its `jwks_uri`): bearer tokens may then also be JWTs (RS256, ES256) signed by one of its keys, as the Temporal UI forwards with `passAccessToken`. Re-fetched every 5 minutes and when a token names an unknown key.");
+    CODEC_SERVER_JWKS_FILE = s("codec_server.jwks_file", "TK8S_CODEC_SERVER_JWKS_FILE", "codec-server-jwks-file", Kind::File, None,
+      "A JWKS file instead of a URL (e.g. a mounted ConfigMap); re-read when it changes.");
+    CODEC_SERVER_JWT_AUDIENCE = s("codec_server.jwt_audience", "TK8S_CODEC_SERVER_JWT_AUDIENCE", "codec-server-jwt-audience", TEXT, None,
+      "The `aud` a JWT must carry (e.g. the UI's OIDC client id); required with a JWKS, so tokens issued for other applications are refused.");
+    CODEC_SERVER_JWT_ISSUER = s("codec_server.jwt_issuer", "TK8S_CODEC_SERVER_JWT_ISSUER", "codec-server-jwt-issuer", TEXT, None,
+      "The `iss` a JWT must carry (your identity provider's issuer URL).");
+    CODEC_SERVER_MAX_BODY_BYTES = s("codec_server.max_body_bytes", "TK8S_CODEC_SERVER_MAX_BODY_BYTES", "codec-server-max-body-bytes",
+      Kind::Int { min: 1024, max: 256 * 1024 * 1024 }, Some("4194304"), "Largest request body accepted (413 above).");
+    ORCHESTRATOR_BACKLOG_INTERVAL = s("orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
       Kind::Duration { min_ms: 1000, max_ms: 3600 * SEC }, Some("15s"),
-      "How often the orchestrator reads the task queue backlog and poller count for /metrics."),
-];
+      "How often the orchestrator reads the task queue backlog and poller count for /metrics.");
+}
+
+/// Environment variables read outside the settings table. Like the table's, they are spelled
+/// only here.
+pub mod env {
+    /// Path of `tk8s.toml` (the `--config` flag's variable).
+    pub const CONFIG: &str = "TK8S_CONFIG";
+    /// Prefix of variables that become gRPC headers (Temporal envconfig).
+    pub const GRPC_META_PREFIX: &str = "TEMPORAL_GRPC_META_";
+    /// Inline certificate data (Temporal envconfig): refused, with the `_PATH` form as the fix.
+    pub const TLS_DATA: &[(&str, &str)] = &[
+        ("TEMPORAL_TLS_CLIENT_CERT_DATA", super::TEMPORAL_TLS_CLIENT_CERT_PATH.env),
+        ("TEMPORAL_TLS_CLIENT_KEY_DATA", super::TEMPORAL_TLS_CLIENT_KEY_PATH.env),
+        ("TEMPORAL_TLS_SERVER_CA_CERT_DATA", super::TEMPORAL_TLS_SERVER_CA_CERT_PATH.env),
+    ];
+    /// OpenTelemetry's service name for exported traces (default: the app's name).
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// The pod name in Kubernetes; part of the worker identity Temporal shows.
+    pub const HOSTNAME: &str = "HOSTNAME";
+    /// Where the default temporal.toml lives (`$XDG_CONFIG_HOME/temporalio/temporal.toml`, else
+    /// `$HOME/.config/...`), as the `temporal` CLI looks for it.
+    pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+    pub const HOME: &str = "HOME";
+}
 
 /// The setting with this dotted key.
 pub fn by_key(key: &str) -> Option<&'static Setting> {

@@ -4,12 +4,14 @@
 //! reloaded in place, because Kubernetes rotates Secret volumes without restarting the pod.
 
 use crate::HostError;
+use crate::diagnose::{Diagnosis, Facts, diagnose};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
+use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
     CertifiedKey, Client, ClientOptions, Connection, ConnectionOptions, ResolvesClientCert,
     SignatureScheme, TlsOptions,
@@ -129,24 +131,13 @@ impl Reloader {
     }
 }
 
-/// Add what to check to a connection error, for the failures people actually hit.
-pub fn with_hint(error: String) -> String {
-    let hint = if error.contains("CertificateRequired") {
-        "the server requires a client certificate (mTLS): mount one and set TK8S_TLS_CERT_DIR, or TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH"
-    } else if error.contains("UnknownIssuer") || error.contains("invalid peer certificate") {
-        "the server's certificate is not signed by a trusted CA: check TEMPORAL_TLS_SERVER_CA_CERT_PATH (or ca.crt in TK8S_TLS_CERT_DIR)"
-    } else if error.contains("NotValidForName") {
-        "the server's certificate does not name this host: set TEMPORAL_TLS_SERVER_NAME to a name it contains"
-    } else if error.contains("Unauthenticated") || error.contains("PermissionDenied") {
-        "the server rejected the credentials: check the API key (TEMPORAL_API_KEY or TK8S_API_KEY_FILE) or the client certificate"
-    } else if error.contains("InvalidContentType") || error.contains("CorruptMessage") {
-        "TLS is on but the server speaks plaintext: set TEMPORAL_TLS=false, or point TEMPORAL_ADDRESS at the TLS endpoint"
-    } else if error.to_lowercase().contains("connection refused") || error.contains("tcp connect error") {
-        "nothing accepts connections at TEMPORAL_ADDRESS: check the address and that the server is up"
-    } else {
-        return error;
-    };
-    format!("{error}\n  hint: {hint}")
+/// What the configuration says about the connection, for [`diagnose`].
+pub fn facts(config: &Config) -> Facts {
+    let tls = config.temporal.tls.as_ref();
+    Facts {
+        tls: tls.is_some(),
+        client_cert: tls.is_some_and(|t| t.client_cert.is_some()),
+    }
 }
 
 fn read_api_key(path: &Path) -> Result<String, String> {
@@ -166,6 +157,7 @@ pub struct Prepared {
     /// Install the SDK's OpenTelemetry plugin (client interceptors, and through the client the
     /// worker's workflow and activity interceptors).
     traced: bool,
+    facts: Facts,
 }
 
 pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) -> Result<Prepared, HostError> {
@@ -219,7 +211,7 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
         .connect_timeout(t.connect_timeout.min(std::time::Duration::from_secs(5)))
         .maybe_headers((!headers.is_empty()).then_some(headers))
         .build();
-    Ok(Prepared { options, reloader: Reloader { cert, api_key: api_key_file }, traced: false })
+    Ok(Prepared { options, reloader: Reloader { cert, api_key: api_key_file }, traced: false, facts: facts(config) })
 }
 
 impl Prepared {
@@ -239,21 +231,28 @@ impl Prepared {
     ) -> Result<(Client, Reloader), HostError> {
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(200);
-        // In TLS 1.3 a rejected client certificate shows up as an alert on one attempt and as a
-        // bare "connection closed" on the next; report the most telling error seen.
-        let mut telling: Option<String> = None;
+        // Report the most telling failure seen: one with a hint beats a later one without.
+        let mut telling: Option<Diagnosis> = None;
         let connection = loop {
             match Connection::connect(self.options.clone()).await {
                 Ok(c) => break c,
                 Err(e) => {
-                    let hinted = with_hint(e.to_string());
-                    if hinted.len() > e.to_string().len() {
-                        telling = Some(hinted.clone());
-                    }
+                    let diagnosis = match &e {
+                        // The transport was up: the first RPC failed after the TLS handshake.
+                        ClientConnectError::SystemInfoCallError(status) => diagnose(status, self.facts, true),
+                        other => diagnose(other, self.facts, false),
+                    };
                     if started.elapsed() + delay >= deadline {
-                        return Err(HostError::Connect(telling.unwrap_or(hinted)));
+                        let best = match telling {
+                            Some(t) if diagnosis.hint.is_none() => t,
+                            _ => diagnosis,
+                        };
+                        return Err(HostError::Connect(best));
                     }
-                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot connect to Temporal yet");
+                    warn!(error = %diagnosis.summary, retry_in_ms = delay.as_millis() as u64, "cannot connect to Temporal yet");
+                    if diagnosis.hint.is_some() {
+                        telling = Some(diagnosis);
+                    }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
@@ -261,7 +260,8 @@ impl Prepared {
         };
         let options = ClientOptions::new(namespace).data_converter(data_converter);
         let options = if self.traced { options.plugin(crate::traces::plugin()) } else { options };
-        let client = Client::new(connection, options.build()).map_err(|e| HostError::Connect(e.to_string()))?;
+        let client = Client::new(connection, options.build())
+            .map_err(|e| HostError::Connect(Diagnosis { summary: e.to_string(), hint: None }))?;
         Ok((client, self.reloader))
     }
 }

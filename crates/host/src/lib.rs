@@ -16,6 +16,7 @@
 
 mod admin;
 mod connect;
+mod diagnose;
 mod health;
 mod meter;
 mod orchestrator;
@@ -49,7 +50,7 @@ pub enum HostError {
     Config(String),
     /// Could not reach Temporal within the start-up budget. Exit 1.
     #[error("cannot connect to Temporal: {0}")]
-    Connect(String),
+    Connect(diagnose::Diagnosis),
     /// Anything else that prevents start-up. Exit 1.
     #[error("{0}")]
     Startup(String),
@@ -225,7 +226,7 @@ impl App {
             let prepared = connect::prepare(&config, None, identity(&config, role))?;
             let (client, _) =
                 prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout).await?;
-            check_namespace(&client, &config.temporal.namespace, config.temporal.connect_timeout).await?;
+            check_namespace(&client, &config, config.temporal.connect_timeout).await?;
             info!("Temporal is reachable and the namespace exists");
             return Ok(());
         }
@@ -252,7 +253,7 @@ impl App {
             }
         };
         let (client, mut reloader) = connected?;
-        check_namespace(&client, &config.temporal.namespace, config.temporal.connect_timeout).await?;
+        check_namespace(&client, &config, config.temporal.connect_timeout).await?;
         health.record_check(Ok(()));
         health.mark_started();
         info!("connected to Temporal");
@@ -261,7 +262,7 @@ impl App {
         let watcher = {
             let (client, health, metrics) = (client.clone(), health.clone(), telemetry.metrics.clone());
             let interval = config.readiness_check_interval;
-            let namespace = config.temporal.namespace.clone();
+            let config = config.clone();
             tokio::spawn(async move {
                 let mut last_ready = None;
                 let no_labels = metrics.labels(&[]);
@@ -271,7 +272,7 @@ impl App {
                     if let Some(e) = &mut encryption {
                         e.refresh();
                     }
-                    let result = check_namespace(&client, &namespace, interval).await.map_err(|e| e.to_string());
+                    let result = check_namespace(&client, &config, interval).await.map_err(|e| e.to_string());
                     health.record_check(result);
                     let r = health.readiness();
                     metrics.ready.record(u64::from(r.ready), &no_labels);
@@ -319,7 +320,8 @@ fn identity(config: &Config, role: &str) -> String {
 }
 
 /// One cheap RPC that proves the server answers and the namespace exists.
-async fn check_namespace(client: &Client, namespace: &str, timeout: Duration) -> Result<(), HostError> {
+async fn check_namespace(client: &Client, config: &Config, timeout: Duration) -> Result<(), HostError> {
+    let namespace = config.temporal.namespace.as_str();
     use temporalio_client::grpc::WorkflowService;
     use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
     let mut svc = client.clone();
@@ -333,8 +335,11 @@ async fn check_namespace(client: &Client, namespace: &str, timeout: Duration) ->
         Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => Err(HostError::Config(format!(
             "namespace {namespace:?} does not exist on the server; hint: set TEMPORAL_NAMESPACE or create it with `temporal operator namespace create`"
         ))),
-        Ok(Err(status)) => Err(HostError::Connect(connect::with_hint(format!("{:?}: {}", status.code(), status.message())))),
-        Err(_) => Err(HostError::Connect(format!("no answer within {}", tk8s_config::format_duration(timeout)))),
+        Ok(Err(status)) => Err(HostError::Connect(diagnose::diagnose(&status, connect::facts(config), true))),
+        Err(_) => Err(HostError::Connect(diagnose::Diagnosis {
+            summary: format!("no answer within {}", tk8s_config::format_duration(timeout)),
+            hint: None,
+        })),
     }
 }
 
