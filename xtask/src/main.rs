@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         Some("measure") => tools().and_then(|_| measure()),
         Some("bench") => run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root())
-            .args(["bench", "-p", "tk8s-codec", "--bench", "codec"])),
+            .args(["bench", "-p", "tk8s-codec-server", "--bench", "codec"])),
         _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench>".into()),
     };
     match result {

@@ -1,232 +1,188 @@
-//! `tk8s`: glue only. Parse the command, load configuration (the same layering as the hosted
-//! apps), run, map the outcome to an exit code (0 ok, 1 failure, 64 usage, 78 configuration).
+//! `tk8s`: glue only. Parse the command line (clap), load configuration (the same layering as
+//! the hosted apps), call the library that does the work, print its error once, and map the
+//! outcome to an exit code: 0 ok, 1 failure (lint findings included), 64 usage, 65 a manifest
+//! that is not YAML objects, 66 an input that cannot be read, 73 an output that cannot be
+//! written, 78 configuration.
 
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
-use tk8s_config::{AppDefaults, Config};
+use tk8s_config::{AppDefaults, Config, cli as settings};
 
-const HELP: &str = "tk8s: run Temporal workers on Kubernetes
-
-usage: tk8s <command> [--config tk8s.toml] [--<setting> <value>]...
-
-commands:
-  init [FILE]                       write a commented deploy config (default tk8s-deploy.toml)
-  render --config FILE --out DIR    write manifests (plain/) and kustomize base + overlays
-  lint PATH...                      check manifests (files or directories) for Temporal-specific
-                                    mistakes; exit 1 on findings
-  codec-server                      serve /encode and /decode for the Temporal Web UI and CLI
-  config show                       print every resolved setting and its origin (secrets redacted)
-
-settings: see the configuration reference in the README; `greeting --help` lists the flags.
-";
+fn command() -> Command {
+    let with_settings = |c: Command| c.args(settings::args());
+    Command::new("tk8s")
+        .about("Run Temporal workers on Kubernetes: render and lint deploy assets, serve the codec")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(
+            Command::new("init")
+                .about("Write a commented deploy config to start from")
+                .arg(Arg::new("file").value_name("FILE").default_value("tk8s-deploy.toml").value_parser(value_parser!(PathBuf))),
+        )
+        .subcommand(
+            Command::new("render")
+                .about("Write manifests (plain/), kustomize base and overlays, a Helm chart and alert rules")
+                .arg(Arg::new("config").long("config").value_name("FILE").required(true).value_parser(value_parser!(PathBuf)).help("The deploy config"))
+                .arg(Arg::new("out").long("out").value_name("DIR").required(true).value_parser(value_parser!(PathBuf)).help("Directory to write into")),
+        )
+        .subcommand(
+            Command::new("lint")
+                .about("Check manifests for Temporal-specific mistakes; exit 1 on findings")
+                .arg(
+                    Arg::new("paths")
+                        .value_name("PATH")
+                        .required(true)
+                        .num_args(1..)
+                        .action(ArgAction::Append)
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Manifest files, or directories whose *.yaml files are read"),
+                ),
+        )
+        .subcommand(with_settings(
+            Command::new("codec-server").about("Serve /encode and /decode for the Temporal Web UI and CLI"),
+        ))
+        .subcommand(
+            Command::new("config").about("Inspect the configuration").subcommand_required(true).arg_required_else_help(true).subcommand(
+                with_settings(Command::new("show").about("Print every resolved setting and its origin (secrets redacted)")),
+            ),
+        )
+        .subcommand(
+            Command::new("completions")
+                .about("Print a shell completion script")
+                .arg(Arg::new("shell").required(true).value_parser(value_parser!(clap_complete::Shell))),
+        )
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args().collect();
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    let app = AppDefaults { name: "tk8s".into(), task_queue: "tk8s".into(), workflow_input: String::new() };
-    let load = |settings: &[String]| Config::load(&tk8s_config::Inputs { env: &env, args: settings, app: &app, cwd: &cwd });
-    let code = match args.split_first() {
-        Some((cmd, rest)) if cmd == "codec-server" => match load(rest) {
+    let matches = match command().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) { 0 } else { 64 });
+        }
+    };
+    ExitCode::from(match matches.subcommand() {
+        Some(("init", m)) => init(m.get_one::<PathBuf>("file").cloned().unwrap_or_default()),
+        Some(("render", m)) => render(m),
+        Some(("lint", m)) => lint(m),
+        Some(("codec-server", m)) => match load(m, &env) {
             Ok(config) => codec_server(config),
-            Err(e) => config_error(&e),
+            Err(code) => code,
         },
-        Some((cmd, rest)) if cmd == "init" => init(rest),
-        Some((cmd, rest)) if cmd == "render" => render(rest),
-        Some((cmd, rest)) if cmd == "lint" => lint(rest),
-        Some((cmd, rest)) if cmd == "config" && rest.first().map(String::as_str) == Some("show") => match load(&rest[1..]) {
-            Ok(config) => {
+        Some(("config", m)) => match m.subcommand().map(|(_, m)| load(m, &env)) {
+            Some(Ok(config)) => {
                 print!("{}", config.show());
                 0
             }
-            Err(e) => config_error(&e),
+            Some(Err(code)) => code,
+            None => 64,
         },
-        Some((cmd, _)) if cmd == "--version" => {
-            println!("tk8s {}", env!("CARGO_PKG_VERSION"));
+        Some(("completions", m)) => {
+            if let Some(shell) = m.get_one::<clap_complete::Shell>("shell") {
+                clap_complete::generate(*shell, &mut command(), "tk8s", &mut std::io::stdout());
+            }
             0
         }
-        None => {
-            print!("{HELP}");
-            0
-        }
-        Some((cmd, _)) if cmd == "--help" || cmd == "help" => {
-            print!("{HELP}");
-            0
-        }
-        Some((cmd, _)) => {
-            eprintln!("error: unknown command {cmd:?}\n  hint: run tk8s --help");
-            64
-        }
-    };
-    ExitCode::from(code)
+        _ => 64,
+    })
 }
 
-fn init(args: &[String]) -> u8 {
-    let path = args.first().map(String::as_str).unwrap_or("tk8s-deploy.toml");
-    if std::path::Path::new(path).exists() {
-        eprintln!("error: {path} exists; not overwriting it\n  hint: pass another file name");
-        return 64;
+/// Load configuration for a command that takes settings; on error, print it and give the code.
+fn load(matches: &ArgMatches, env: &BTreeMap<String, String>) -> Result<Config, u8> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let app = AppDefaults { name: "tk8s".into(), task_queue: "tk8s".into(), workflow_input: String::new() };
+    let args = settings::given(matches);
+    Config::load(&tk8s_config::Inputs { env, args: &args, app: &app, cwd: &cwd }).map_err(|e| {
+        eprintln!("error: {e}");
+        e.exit_code() as u8
+    })
+}
+
+fn init(path: PathBuf) -> u8 {
+    if path.exists() {
+        eprintln!("error: {} exists; not overwriting it\n  hint: pass another file name", path.display());
+        return 73;
     }
-    match std::fs::write(path, tk8s_render::INIT_TEMPLATE) {
+    match std::fs::write(&path, tk8s_render::INIT_TEMPLATE) {
         Ok(()) => {
-            println!("wrote {path}; edit it, then: tk8s render --config {path} --out deploy");
+            println!("wrote {}; edit it, then: tk8s render --config {} --out deploy", path.display(), path.display());
             0
         }
         Err(e) => {
-            eprintln!("error: cannot write {path}: {e}");
-            1
+            eprintln!("error: cannot write {}: {e}", path.display());
+            73
         }
     }
 }
 
-fn render(args: &[String]) -> u8 {
-    let (mut config, mut out) = (None, None);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--config" => config = it.next().cloned(),
-            "--out" => out = it.next().cloned(),
-            other => {
-                eprintln!("error: unexpected argument {other:?}\n  hint: tk8s render --config FILE --out DIR");
-                return 64;
-            }
-        }
-    }
-    let (Some(config), Some(out)) = (config, out) else {
-        eprintln!("error: render needs --config FILE and --out DIR");
-        return 64;
-    };
-    let deploy = match tk8s_render::DeployConfig::load(std::path::Path::new(&config)) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 78;
-        }
-    };
-    match tk8s_render::write_all(&deploy, std::path::Path::new(&out)) {
+fn render(m: &ArgMatches) -> u8 {
+    let (Some(config), Some(out)) = (m.get_one::<PathBuf>("config"), m.get_one::<PathBuf>("out")) else { return 64 };
+    let written = tk8s_render::DeployConfig::load(config).and_then(|deploy| tk8s_render::write_all(&deploy, out));
+    match written {
         Ok(n) => {
-            println!("wrote {n} files under {out}");
+            println!("wrote {n} files under {}", out.display());
             0
         }
         Err(e) => {
             eprintln!("error: {e}");
-            1
+            e.exit_code()
         }
     }
 }
 
-fn lint(paths: &[String]) -> u8 {
-    if paths.is_empty() {
-        eprintln!("error: lint needs files or directories of manifests\n  hint: tk8s lint deploy/greeting/plain");
-        return 64;
-    }
-    let mut files = Vec::new();
-    for p in paths {
-        let path = std::path::PathBuf::from(p);
-        match std::fs::read_dir(&path) {
-            Ok(entries) => files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))),
-            Err(_) => files.push(path),
-        }
-    }
-    files.sort();
-    let mut objects = Vec::new();
-    for f in &files {
-        let parsed = std::fs::read_to_string(f).map_err(|e| e.to_string()).and_then(|t| tk8s_render::parse_documents(&t));
-        match parsed {
-            Ok(docs) => objects.extend(docs),
-            Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
-                return 78;
+fn lint(m: &ArgMatches) -> u8 {
+    let paths: Vec<PathBuf> = m.get_many::<PathBuf>("paths").map(|p| p.cloned().collect()).unwrap_or_default();
+    match tk8s_render::lint_paths(&paths) {
+        Ok(report) => {
+            for f in &report.findings {
+                println!("{f}");
             }
+            println!("{} objects in {} files, {} findings", report.objects, report.files, report.findings.len());
+            u8::from(!report.findings.is_empty())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
         }
     }
-    let findings = tk8s_render::lint(&objects);
-    for f in &findings {
-        println!("{f}");
-    }
-    println!("{} objects in {} files, {} findings", objects.len(), files.len(), findings.len());
-    u8::from(!findings.is_empty())
-}
-
-fn config_error(e: &tk8s_config::ConfigError) -> u8 {
-    eprintln!("error: {e}");
-    e.exit_code() as u8
 }
 
 fn codec_server(config: Config) -> u8 {
-    let Some(codec_config) = &config.codec else {
-        eprintln!("error: the codec server needs encryption keys\n  hint: set TK8S_CODEC_KEYS_DIR to the mounted key directory");
-        return 78;
-    };
-    tk8s_host::init_logging(&config);
-    let mut keys = match tk8s_codec::Reloading::from_config(codec_config) {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::error!(error = %e, "encryption keys are not usable");
-            return 78;
-        }
-    };
+    // Refused before logging starts, so the refusal reads like every other configuration error.
+    if let Err(e) = config.codec_server_access() {
+        eprintln!("error: {e}");
+        return e.exit_code() as u8;
+    }
+    tk8s_logging::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
+            eprintln!("error: cannot start the async runtime: {e}");
             return 1;
         }
     };
-    let s = &config.codec_server;
-    let jwt = s.jwt.clone().map(|j| Arc::new(tk8s_codec::jwt::Verifier::new(j)));
-    let options = tk8s_codec::server::ServerOptions {
-        allowed_origins: s.allowed_origins.clone(),
-        tokens_file: s.tokens_file.clone(),
-        jwt: jwt.clone(),
-        max_body_bytes: s.max_body_bytes,
-    };
-    let router = tk8s_codec::server::app(keys.codec(), options, tk8s_codec::server::ServerMetrics::new());
-    runtime.block_on(async move {
-        if let Some(verifier) = &jwt {
-            // Loaded now so a wrong URL shows at start; a failure is retried on the next token.
-            match verifier.load().await {
-                Ok(n) => tracing::info!(keys = n, "JWKS loaded; JWT bearer tokens accepted"),
-                Err(e) => tracing::warn!(error = %e, "cannot load the JWKS yet; JWTs are refused until it loads"),
-            }
+    match runtime.block_on(tk8s_codec_server::serve(&config, shutdown_signal())) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "codec server exiting");
+            e.exit_code()
         }
-        let listener = match tokio::net::TcpListener::bind(s.addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(addr = %s.addr, error = %e, "codec server cannot bind; hint: set TK8S_CODEC_SERVER_PORT to a free port");
-                return 1;
-            }
-        };
-        let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(addr = %bound, origins = ?s.allowed_origins, auth = s.tokens_file.is_some() || s.jwt.is_some(),
-                       "codec server listening: POST /encode /decode (also /{{namespace}}/...), GET /livez /readyz /metrics");
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                keys.refresh();
-            }
-        });
-        let shutdown = async {
-            use tokio::signal::unix::{SignalKind, signal};
-            match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-                (Ok(mut term), Ok(mut int)) => {
-                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-                }
-                _ => std::future::pending::<()>().await,
-            }
-            tracing::info!("shutdown requested: finishing open requests");
-        };
-        match axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
-            Ok(()) => {
-                tracing::info!("codec server stopped");
-                0
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "codec server failed");
-                1
-            }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
         }
-    })
+        _ => std::future::pending::<()>().await,
+    }
+    tracing::info!("shutdown requested: finishing open requests");
 }

@@ -39,7 +39,11 @@ impl std::fmt::Debug for Codec {
 
 impl Codec {
     pub fn new(ring: KeyRing, compress_above: Option<usize>) -> Arc<Codec> {
-        Arc::new(Codec { ring: RwLock::new(Arc::new(ring)), compress_above, rng: SystemRandom::new() })
+        Self::from_shared(Arc::new(ring), compress_above)
+    }
+
+    pub fn from_shared(ring: Arc<KeyRing>, compress_above: Option<usize>) -> Arc<Codec> {
+        Arc::new(Codec { ring: RwLock::new(ring), compress_above, rng: SystemRandom::new() })
     }
 
     pub fn ring(&self) -> Arc<KeyRing> {
@@ -47,8 +51,8 @@ impl Codec {
     }
 
     /// Swap in a new key ring (rotation); payloads in flight finish with the ring they started with.
-    pub fn replace_ring(&self, ring: KeyRing) {
-        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+    pub fn replace_ring(&self, ring: Arc<KeyRing>) {
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = ring;
     }
 
     pub fn encode(&self, payload: &Payload) -> Result<Payload, CodecError> {
@@ -170,10 +174,10 @@ mod tests {
     fn rotation_decrypts_old_keys_and_encrypts_with_the_new_one() {
         let codec = Codec::new(ring(&["k1"], "k1"), None);
         let old = codec.encode(&json("1")).unwrap();
-        codec.replace_ring(ring(&["k1", "k2"], "k2"));
+        codec.replace_ring(Arc::new(ring(&["k1", "k2"], "k2")));
         assert_eq!(codec.encode(&json("2")).unwrap().metadata["encryption-key-id"], b"k2");
         assert_eq!(codec.decode(&old).unwrap(), json("1"));
-        codec.replace_ring(ring(&["k2"], "k2"));
+        codec.replace_ring(Arc::new(ring(&["k2"], "k2")));
         let e = codec.decode(&old).unwrap_err().to_string();
         assert!(e.contains("\"k1\"") && e.contains("known: k2"), "{e}");
     }

@@ -8,7 +8,6 @@ use base64::Engine;
 use ring::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// The file in a key directory that names the active key id.
 pub const ACTIVE_FILE: &str = "active";
@@ -154,18 +153,6 @@ impl KeySource {
             KeySource::Dir { dir, active } => KeyRing::from_dir(dir, active.as_deref()),
             KeySource::Spec { spec, active } => KeyRing::from_spec(spec, active.as_deref()),
         }
-    }
-
-    /// A fingerprint of the files (names and modification times) that changes when any does.
-    pub fn stamp(&self) -> Option<Vec<(String, SystemTime)>> {
-        let KeySource::Dir { dir, .. } = self else { return None };
-        let mut stamp: Vec<(String, SystemTime)> = std::fs::read_dir(dir)
-            .ok()?
-            .flatten()
-            .filter_map(|e| Some((e.file_name().to_string_lossy().to_string(), crate::mtime(&e.path())?)))
-            .collect();
-        stamp.sort();
-        Some(stamp)
     }
 }
 

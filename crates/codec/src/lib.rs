@@ -1,16 +1,14 @@
-//! Payload encryption for temporal-k8s: an AES-256-GCM [`Codec`] with a rotating [`KeyRing`],
-//! the SDK hook ([`SdkCodec`]), and a Temporal codec server ([`server`]) so the Web UI and the
-//! CLI can show what encrypted workflows carry.
+//! Payload encryption for temporal-k8s: an AES-256-GCM [`Codec`] with a rotating [`KeyRing`]
+//! and the SDK hook ([`SdkCodec`]). This is all a worker links; the codec server that lets the
+//! Web UI and the CLI read encrypted payloads is `tk8s-codec-server`.
 //!
 //! What the codec does not cover (the SDK sends these around it): search attributes, static
 //! summaries and details, and failure messages and stack traces (unless the failure converter
 //! encodes them as payloads).
 
 mod codec;
-pub mod jwt;
 mod keys;
 mod reload;
-pub mod server;
 
 pub use codec::{Codec, ENCRYPTED, METADATA_ENCODING, METADATA_KEY_ID, SdkCodec, ZLIB};
 pub use keys::{ACTIVE_FILE, KEY_SUFFIX, KeyRing, KeySource, parse_key_material};
@@ -31,12 +29,4 @@ pub enum CodecError {
     /// Not a payload we can read.
     #[error("malformed payload: {0}")]
     Malformed(String),
-    /// A bearer token that is not an acceptable JWT (the reason never includes the token).
-    #[error("token rejected: {0}")]
-    Token(String),
-}
-
-/// A file's modification time (following symlinks, as the kubelet's Secret mounts use them).
-pub(crate) fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

@@ -2,27 +2,35 @@
 //! the codec server call [`Reloading::refresh`] periodically; a new, valid ring replaces the old
 //! one, an invalid one is logged and ignored (the old keys keep working).
 
-use crate::{Codec, CodecError, KeySource};
+use crate::{Codec, CodecError, KeyRing, KeySource};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Duration;
+use tk8s_config::watched::{Refresh, Watch, Watched};
 
 pub struct Reloading {
     codec: Arc<Codec>,
-    source: KeySource,
-    stamp: Option<Vec<(String, SystemTime)>>,
+    /// `None` for inline keys, which are fixed for the life of the process.
+    watched: Option<Watched<KeyRing, CodecError>>,
 }
 
 impl Reloading {
     /// Load and check the keys now; an error here is a configuration error.
     pub fn from_config(config: &tk8s_config::Codec) -> Result<Reloading, CodecError> {
-        let source = match &config.keys {
-            tk8s_config::CodecKeys::Dir(dir) => KeySource::Dir { dir: dir.clone(), active: config.active_key.clone() },
-            tk8s_config::CodecKeys::Inline(spec) => KeySource::Spec { spec: spec.expose().to_string(), active: config.active_key.clone() },
+        let active = config.active_key.clone();
+        let (codec, watched) = match &config.keys {
+            tk8s_config::CodecKeys::Dir(dir) => {
+                let source = KeySource::Dir { dir: dir.clone(), active };
+                let watched = Watched::new(Watch::Dir(dir.clone()), Duration::ZERO, move || source.load())?;
+                (Codec::from_shared(watched.get(), config.compress_above), Some(watched))
+            }
+            tk8s_config::CodecKeys::Inline(spec) => {
+                let ring = KeySource::Spec { spec: spec.expose().to_string(), active }.load()?;
+                (Codec::new(ring, config.compress_above), None)
+            }
         };
-        let stamp = source.stamp();
-        let ring = source.load()?;
+        let ring = codec.ring();
         tracing::info!(active_key = ring.active_id(), keys = ?ring.ids(), "payload encryption on");
-        Ok(Reloading { codec: Codec::new(ring, config.compress_above), source, stamp })
+        Ok(Reloading { codec, watched })
     }
 
     pub fn codec(&self) -> Arc<Codec> {
@@ -30,18 +38,16 @@ impl Reloading {
     }
 
     /// Reload the ring if the key files changed.
-    pub fn refresh(&mut self) {
-        let stamp = self.source.stamp();
-        if stamp == self.stamp {
-            return;
-        }
-        self.stamp = stamp;
-        match self.source.load() {
-            Ok(ring) => {
+    pub fn refresh(&self) {
+        let Some(watched) = &self.watched else { return };
+        match watched.refresh() {
+            Refresh::Unchanged => {}
+            Refresh::Reloaded => {
+                let ring = watched.get();
                 tracing::info!(active_key = ring.active_id(), keys = ?ring.ids(), "encryption keys reloaded");
                 self.codec.replace_ring(ring);
             }
-            Err(e) => tracing::warn!(error = %e, "encryption keys changed but do not load; keeping the previous ring"),
+            Refresh::Failed(e) => tracing::warn!(error = %e, "encryption keys changed but do not load; keeping the previous ring"),
         }
     }
 }

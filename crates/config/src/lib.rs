@@ -6,10 +6,12 @@
 //! `flag --name`), what was expected, and a hint. This crate does no network I/O and reads the
 //! process environment only through the map it is given, so tests never mutate the real one.
 
+pub mod cli;
 mod error;
 mod source;
 pub mod spec;
 mod value;
+pub mod watched;
 
 pub use error::{ConfigError, Problem};
 pub use source::Origin;
@@ -135,6 +137,8 @@ pub struct Log {
     pub level: String,
     /// Where to export traces (OTLP over gRPC), if anywhere.
     pub otlp_endpoint: Option<String>,
+    /// `service.name` of exported traces; `None`: the app's name.
+    pub service_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,6 +184,24 @@ pub struct CodecServer {
     pub tokens_file: Option<PathBuf>,
     pub jwt: Option<Jwt>,
     pub max_body_bytes: usize,
+    pub allow_unauthenticated: bool,
+}
+
+impl CodecServer {
+    pub fn authenticated(&self) -> bool {
+        self.tokens_file.is_some() || self.jwt.is_some()
+    }
+}
+
+/// How `tk8s codec-server` is protected, as [`Config::codec_server_access`] decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodecServerAccess {
+    /// Bearer tokens and/or JWTs are required.
+    Authenticated,
+    /// No authentication, but only this host can connect.
+    LoopbackOnly,
+    /// No authentication on a reachable address, because the user said so explicitly.
+    UnauthenticatedByChoice,
 }
 
 /// JWT bearer tokens for the codec server: where the signing keys are and what the claims must say.
@@ -263,15 +285,26 @@ impl Config {
             }
         }
         let profile = locate.get("temporal.profile").and_then(|e| match &e.raw {
-            Raw::Text(t) => Some(t.clone()),
+            Raw::Text(t) => Some((t.clone(), e.origin.clone())),
             _ => None,
         });
-        let (temporal_toml, explicit) = match locate.get("temporal.config_file").map(|e| &e.raw) {
-            Some(Raw::Text(p)) => (Some(inputs.cwd.join(p)), true),
-            _ => (default_temporal_toml(inputs.env), false),
-        };
-        if let Some(path) = temporal_toml {
-            source::temporal_profile_layer(&path, profile.as_deref(), explicit || profile.is_some(), &mut layered, &mut problems);
+        let profile = profile.as_ref().map(|(name, origin)| (name.as_str(), origin));
+        match locate.get("temporal.config_file").map(|e| &e.raw) {
+            // An explicit file that cannot be read is reported by the setting's own check.
+            Some(Raw::Text(p)) => source::temporal_profile_layer(&inputs.cwd.join(p), true, profile, &mut layered, &mut problems),
+            _ => match default_temporal_toml(inputs.env) {
+                Some(path) => source::temporal_profile_layer(&path, false, profile, &mut layered, &mut problems),
+                None => {
+                    if let Some((name, origin)) = profile {
+                        problems.push(Problem::new(
+                            origin.clone(),
+                            Some("temporal.profile"),
+                            format!("= {name:?} was asked for, but there is no temporal.toml to read it from: neither {} nor {} is set", spec::env::XDG_CONFIG_HOME, spec::env::HOME),
+                            Some(format!("set {} to the file that holds the profile", spec::TEMPORAL_CONFIG_FILE.env)),
+                        ));
+                    }
+                }
+            },
         }
         layered.extend(file_layer);
         layered.extend(env_layer);
@@ -319,6 +352,45 @@ impl Config {
             }
             _ => Err(ConfigError::Invalid(problems)),
         }
+    }
+
+    /// Where a setting's value came from (`None` when it is unset).
+    pub fn origin(&self, setting: &Setting) -> Option<&Origin> {
+        self.resolved.iter().find(|(s, _)| s.key == setting.key).and_then(|(_, v)| v.as_ref()).map(|(_, o)| o)
+    }
+
+    /// Whether the codec server may start as configured. Anyone who reaches a codec server
+    /// without authentication can decrypt every payload (and forge encrypted ones through
+    /// `/encode`), so that is allowed on loopback, or elsewhere only when
+    /// `codec_server.allow_unauthenticated` says so.
+    pub fn codec_server_access(&self) -> Result<CodecServerAccess, ConfigError> {
+        let s = &self.codec_server;
+        if s.authenticated() {
+            return Ok(CodecServerAccess::Authenticated);
+        }
+        if s.addr.ip().is_loopback() {
+            return Ok(CodecServerAccess::LoopbackOnly);
+        }
+        if s.allow_unauthenticated {
+            return Ok(CodecServerAccess::UnauthenticatedByChoice);
+        }
+        let origin = self.origin(&spec::CODEC_SERVER_BIND).cloned().unwrap_or(Origin::Default);
+        Err(ConfigError::Invalid(vec![Problem::new(
+            origin,
+            Some(spec::CODEC_SERVER_BIND.key),
+            format!(
+                "= {} lets other hosts reach the codec server, but no authentication is configured: anyone who can connect could decrypt every payload",
+                s.addr.ip()
+            ),
+            Some(format!(
+                "set {} (static tokens) or {} with {} (JWTs from your identity provider); or bind to 127.0.0.1 with {} for local use; or, behind a proxy that authenticates every request, set {}=true",
+                spec::CODEC_SERVER_TOKENS_FILE.env,
+                spec::CODEC_SERVER_JWKS_URL.env,
+                spec::CODEC_SERVER_JWT_AUDIENCE.env,
+                spec::CODEC_SERVER_BIND.env,
+                spec::CODEC_SERVER_ALLOW_UNAUTHENTICATED.env,
+            )),
+        )]))
     }
 
     /// One line per setting: key, value (secrets redacted), origin.
@@ -644,7 +716,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
         shutdown: Shutdown { grace, hard_deadline },
         admin: SocketAddr::new(r.ip("admin.bind"), port),
         readiness_check_interval: r.duration("readiness.check_interval").unwrap_or(Duration::from_secs(2)),
-        log: Log { format, level, otlp_endpoint },
+        log: Log { format, level, otlp_endpoint, service_name: r.text("log.service_name") },
         orchestrator: Orchestrator {
             mode,
             run_for: r.duration("orchestrator.run_for"),
@@ -665,6 +737,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
             tokens_file: r.path("codec_server.tokens_file"),
             jwt,
             max_body_bytes: usize_of("codec_server.max_body_bytes"),
+            allow_unauthenticated: r.bool("codec_server.allow_unauthenticated").unwrap_or(false),
         },
         resolved: Vec::new(),
     })

@@ -200,28 +200,39 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
 }
 
 /// Read the temporal.toml profile, as the `temporal` CLI would, into the lowest file layer.
+/// `explicit`: the file was named by `temporal.config_file` (whose own check reports a missing
+/// file); otherwise it is the default location, which may be absent unless a profile was asked
+/// for. `profile`: the profile asked for and where that came from (`None`: `default`).
 pub fn temporal_profile_layer(
     path: &Path,
-    profile: Option<&str>,
     explicit: bool,
+    profile: Option<(&str, &Origin)>,
     out: &mut Layered,
     problems: &mut Vec<Problem>,
 ) {
     use temporalio_common::envconfig::{ClientConfig, ClientConfigFromTOMLOptions, DataSource};
-    let origin_file = Origin::File { path: path.to_path_buf(), line: 1 };
+    let name = profile.map(|(n, _)| n).unwrap_or("default");
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(_) if !explicit => return,
+        Err(_) if explicit => return,
         Err(e) => {
-            problems.push(Problem::new(origin_file, None, format!("cannot be read: {e}"), None));
+            if let Some((name, origin)) = profile {
+                problems.push(Problem::new(
+                    origin.clone(),
+                    Some("temporal.profile"),
+                    format!("= {name:?} was asked for, but {} (the default temporal.toml) cannot be read: {e}", path.display()),
+                    Some(format!("set {} to the file that holds the profile, or unset the profile", spec::TEMPORAL_CONFIG_FILE.env)),
+                ));
+            }
             return;
         }
     };
+    let in_file = Origin::TemporalProfile { path: path.to_path_buf(), profile: name.into() };
     let config = match ClientConfig::from_toml(&bytes, ClientConfigFromTOMLOptions::builder().strict(true).build()) {
         Ok(c) => c,
         Err(e) => {
             problems.push(Problem::new(
-                origin_file,
+                in_file,
                 None,
                 format!("is not a valid temporal.toml: {e}"),
                 Some("see Temporal's environment configuration docs for the file format".into()),
@@ -229,15 +240,15 @@ pub fn temporal_profile_layer(
             return;
         }
     };
-    let name = profile.unwrap_or("default");
     let Some(p) = config.profiles.get(name) else {
-        if profile.is_some() {
-            let known: Vec<_> = config.profiles.keys().map(String::as_str).collect();
+        if let Some((name, origin)) = profile {
+            let mut known: Vec<_> = config.profiles.keys().map(String::as_str).collect();
+            known.sort();
             problems.push(Problem::new(
-                origin_file,
+                origin.clone(),
                 Some("temporal.profile"),
-                format!("has no profile {name:?}"),
-                Some(format!("profiles in the file: {}", known.join(", "))),
+                format!("= {name:?} is not a profile in {}", path.display()),
+                Some(format!("profiles in the file: {}", if known.is_empty() { "none".into() } else { known.join(", ") })),
             ));
         }
         return;

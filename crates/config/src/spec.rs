@@ -152,7 +152,9 @@ settings! {
     LOG_LEVEL = s("log.level", "TK8S_LOG_LEVEL", "log-level", Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
       Some("info"), "Log level for the host, the app and the SDK core.");
     LOG_OTLP_ENDPOINT = s("log.otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp-endpoint", TEXT, None,
-      "OTLP/gRPC collector (e.g. `http://otel-collector.monitoring:4317`) to export traces to: workflow starts, workflow runs and activities, one trace across processes (the SDK's OpenTelemetry plugin, `_tracer-data` header). `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` apply. Unset: no traces.");
+      "OTLP/gRPC collector (e.g. `http://otel-collector.monitoring:4317`) to export traces to: workflow starts, workflow runs and activities, one trace across processes (the SDK's OpenTelemetry plugin, `_tracer-data` header). `OTEL_RESOURCE_ATTRIBUTES` applies. Unset: no traces.");
+    LOG_SERVICE_NAME = s("log.service_name", "OTEL_SERVICE_NAME", "service-name", TEXT, None,
+      "`service.name` of exported traces (default: the app's name), as OpenTelemetry reads it.");
     // --- orchestrator ---
     ORCHESTRATOR_MODE = s("orchestrator.mode", "TK8S_ORCHESTRATOR_MODE", "mode",
       Kind::Choice(&["once", "interval", "rate", "schedule"]), Some("once"),
@@ -193,7 +195,7 @@ settings! {
     CODEC_SERVER_ALLOWED_ORIGINS = s("codec_server.allowed_origins", "TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "codec-server-allowed-origins", Kind::List, None,
       "Browser origins allowed by CORS, exactly as the browser sends them (e.g. the Temporal UI's `https://temporal.example.com`).");
     CODEC_SERVER_TOKENS_FILE = s("codec_server.tokens_file", "TK8S_CODEC_SERVER_TOKENS_FILE", "codec-server-tokens-file", Kind::File, None,
-      "File of accepted bearer tokens, one per line (a mounted Secret; re-read on change). Unset: no authentication.");
+      "File of accepted bearer tokens, one per line (a mounted Secret; re-read on change). With neither this nor a JWKS, the codec server runs only on loopback (see `codec_server.allow_unauthenticated`).");
     CODEC_SERVER_JWKS_URL = s("codec_server.jwks_url", "TK8S_CODEC_SERVER_JWKS_URL", "codec-server-jwks-url", TEXT, None,
       "Your identity provider's JWKS URL (https; its `jwks_uri`): bearer tokens may then also be JWTs (RS256, ES256) signed by one of its keys, as the Temporal UI forwards with `passAccessToken`. Re-fetched every 5 minutes and when a token names an unknown key.");
     CODEC_SERVER_JWKS_FILE = s("codec_server.jwks_file", "TK8S_CODEC_SERVER_JWKS_FILE", "codec-server-jwks-file", Kind::File, None,
@@ -204,6 +206,9 @@ settings! {
       "The `iss` a JWT must carry (your identity provider's issuer URL).");
     CODEC_SERVER_MAX_BODY_BYTES = s("codec_server.max_body_bytes", "TK8S_CODEC_SERVER_MAX_BODY_BYTES", "codec-server-max-body-bytes",
       Kind::Int { min: 1024, max: 256 * 1024 * 1024 }, Some("4194304"), "Largest request body accepted (413 above).");
+    CODEC_SERVER_ALLOW_UNAUTHENTICATED = s("codec_server.allow_unauthenticated", "TK8S_CODEC_SERVER_ALLOW_UNAUTHENTICATED",
+      "codec-server-allow-unauthenticated", Kind::Bool, Some("false"),
+      "Serve /encode and /decode without authentication on a non-loopback address; only for a codec server behind something that authenticates every request (an authenticating proxy). Without it, `tk8s codec-server` with no tokens file and no JWKS refuses to start unless it binds to loopback, since anyone who reaches it could decrypt every payload.");
     ORCHESTRATOR_BACKLOG_INTERVAL = s("orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
       Kind::Duration { min_ms: 1000, max_ms: 3600 * SEC }, Some("15s"),
       "How often the orchestrator reads the task queue backlog and poller count for /metrics.");
@@ -222,8 +227,6 @@ pub mod env {
         ("TEMPORAL_TLS_CLIENT_KEY_DATA", super::TEMPORAL_TLS_CLIENT_KEY_PATH.env),
         ("TEMPORAL_TLS_SERVER_CA_CERT_DATA", super::TEMPORAL_TLS_SERVER_CA_CERT_PATH.env),
     ];
-    /// OpenTelemetry's service name for exported traces (default: the app's name).
-    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     /// The pod name in Kubernetes; part of the worker identity Temporal shows.
     pub const HOSTNAME: &str = "HOSTNAME";
     /// Where the default temporal.toml lives (`$XDG_CONFIG_HOME/temporalio/temporal.toml`, else

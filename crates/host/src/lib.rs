@@ -15,6 +15,7 @@
 //! ```
 
 mod admin;
+mod cli;
 mod connect;
 mod diagnose;
 mod health;
@@ -24,12 +25,29 @@ mod shutdown;
 mod telemetry;
 mod traces;
 
-pub use telemetry::init_logging;
 mod worker;
 
 pub use connect::load_certified_key;
 pub use orchestrator::{StartedWorkflow, Starter, typed};
 pub use tk8s_config::{AppDefaults, Config, ConfigError};
+
+/// The two roles a hosted app's binary can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Polls the task queue and runs workflows and activities.
+    Worker,
+    /// Starts workflows.
+    Orchestrator,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Worker => "worker",
+            Role::Orchestrator => "orchestrator",
+        }
+    }
+}
 
 use health::Health;
 use std::collections::BTreeMap;
@@ -133,59 +151,48 @@ impl App {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let env: BTreeMap<String, String> = std::env::vars().collect();
         let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-        ExitCode::from(self.run(&args, &env, &cwd))
+        let code = self.run(&args, &env, &cwd);
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        ExitCode::from(code)
     }
 
-    /// [`App::main`] with explicit inputs.
+    /// [`App::main`] with explicit inputs; returns the exit code.
     pub fn run(self, args: &[String], env: &BTreeMap<String, String>, cwd: &std::path::Path) -> u8 {
-        let (command, rest) = match args.split_first() {
-            Some((c, rest)) => (c.as_str(), rest),
-            None => ("help", args),
+        let (invocation, settings) = match cli::parse(cli::command(&self.defaults.name), args) {
+            Ok(parsed) => parsed,
+            Err(e) => return cli::report(&e),
         };
-        let load = |settings: &[String]| {
-            Config::load(&tk8s_config::Inputs { env, args: settings, app: &self.defaults, cwd })
+        let config = match Config::load(&tk8s_config::Inputs { env, args: &settings, app: &self.defaults, cwd }) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code() as u8;
+            }
         };
-        match command {
-            "worker" | "orchestrator" | "check" => match load(rest) {
-                Ok(config) => self.run_role(command, config),
-                Err(e) => report_config_error(&e),
-            },
-            "probe" => match load(rest.get(1..).unwrap_or(&[])) {
-                Ok(config) => probe(&config, rest.first().map(String::as_str).unwrap_or("readyz")),
-                Err(e) => report_config_error(&e),
-            },
-            "config" => match rest.split_first() {
-                Some((sub, settings)) if sub == "show" => match load(settings) {
-                    Ok(config) => {
-                        print!("{}", config.show());
-                        0
-                    }
-                    Err(e) => report_config_error(&e),
-                },
-                _ => usage("config needs a subcommand: show"),
-            },
-            "help" | "--help" | "-h" => {
-                print!("{}", help(&self.defaults.name));
+        let host = HostEnv { hostname: env.get(tk8s_config::spec::env::HOSTNAME).cloned() };
+        match invocation {
+            cli::Invocation::Run(role) => self.run_role(Some(role), config, host),
+            cli::Invocation::Check => self.run_role(None, config, host),
+            cli::Invocation::Probe(endpoint) => probe(&config, &endpoint),
+            cli::Invocation::ConfigShow => {
+                print!("{}", config.show());
                 0
             }
-            "--version" | "version" => {
-                println!("{} {}", self.defaults.name, env!("CARGO_PKG_VERSION"));
-                0
-            }
-            other => usage(&format!("unknown command {other:?}")),
         }
     }
 
-    fn run_role(self, role: &str, config: Config) -> ! {
-        let subscriber = telemetry::init_logging(&config);
+    /// Run a role (`None`: only check that Temporal answers) on a fresh runtime; the exit code.
+    fn run_role(self, role: Option<Role>, config: Config, host: HostEnv) -> u8 {
+        let subscriber = tk8s_logging::init(&config.log);
         let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(r) => r,
             Err(e) => {
                 error!(error = %e, "cannot start the async runtime");
-                std::process::exit(1);
+                return 1;
             }
         };
-        let result = runtime.block_on(self.run_role_async(role, config, subscriber));
+        let result = runtime.block_on(self.run_role_async(role, config, subscriber, host));
         let code = match result {
             Ok(()) => 0,
             Err(e) => {
@@ -194,20 +201,21 @@ impl App {
             }
         };
         // The role has finished and said so; SDK background tasks (heartbeats, a poll stuck on a
-        // dead connection) must not hold the exit hostage, so the runtime is not torn down.
+        // dead connection) must not hold the exit hostage, so the runtime is left behind.
+        runtime.shutdown_background();
         info!(code, "process exiting");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        std::process::exit(i32::from(code));
+        code
     }
 
     async fn run_role_async(
         self,
-        role: &str,
+        role: Option<Role>,
         config: Config,
         subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
+        host: HostEnv,
     ) -> Result<(), HostError> {
-        info!(app = %config.app_name, role, version = env!("CARGO_PKG_VERSION"),
+        let role_name = role.map(Role::name).unwrap_or("check");
+        info!(app = %config.app_name, role = role_name, version = env!("CARGO_PKG_VERSION"),
               address = %config.temporal.address, namespace = %config.temporal.namespace,
               task_queue = %config.worker.task_queue, tls = config.temporal.tls.is_some(),
               api_key = config.temporal.api_key.is_some(), "starting");
@@ -222,19 +230,20 @@ impl App {
             (None, Some(e)) => encrypting_converter(e.codec()),
             (None, None) => DataConverter::default(),
         };
-        if role == "check" {
-            let prepared = connect::prepare(&config, None, identity(&config, role))?;
+        let Some(role) = role else {
+            let prepared = connect::prepare(&config, None, host.identity(&config, role_name))?;
             let (client, _) =
                 prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout).await?;
             check_namespace(&client, &config, config.temporal.connect_timeout).await?;
             info!("Temporal is reachable and the namespace exists");
             return Ok(());
-        }
-        let health = Arc::new(Health::new(role == "worker", config.readiness_check_interval));
+        };
+        let health = Arc::new(Health::new(role == Role::Worker, config.readiness_check_interval));
         health.tick();
-        let telemetry = telemetry::init(&config, role, subscriber, health.clone())?;
-        let traces = traces::start(&config, role)?;
-        let prepared = connect::prepare(&config, telemetry.client_meter.clone(), identity(&config, role))?.traced(traces.is_some());
+        let telemetry = telemetry::init(&config, role.name(), subscriber, health.clone())?;
+        let traces = traces::start(&config, role.name())?;
+        let prepared =
+            connect::prepare(&config, telemetry.client_meter.clone(), host.identity(&config, role.name()))?.traced(traces.is_some());
         let admin = admin::spawn(config.admin, health.clone(), telemetry.exporter)?;
         info!(admin = %admin, "admin server listening: /livez /readyz /startupz /metrics");
 
@@ -290,11 +299,11 @@ impl App {
         };
 
         let result = match role {
-            "worker" => match &self.register {
+            Role::Worker => match &self.register {
                 Some(register) => worker::run(&config, client, telemetry.options, register, shutdown_rx, signal).await,
                 None => Err(HostError::Startup("this app registers no workflows or activities: it has no worker role".into())),
             },
-            _ => match &self.starter {
+            Role::Orchestrator => match &self.starter {
                 Some(starter) => {
                     orchestrator::run(&config, client, starter.clone(), telemetry.metrics.clone(), signal).await
                 }
@@ -314,9 +323,19 @@ fn encrypting_converter(codec: Arc<tk8s_codec::Codec>) -> DataConverter {
     DataConverter::new(PayloadConverter::default(), DefaultFailureConverter::default(), tk8s_codec::SdkCodec(codec))
 }
 
-fn identity(config: &Config, role: &str) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-    format!("{}@{host}/{}/{role}", std::process::id(), config.app_name)
+/// What the host takes from its environment beyond settings (given to [`App::run`], never read
+/// from the process).
+struct HostEnv {
+    /// The pod name in Kubernetes.
+    hostname: Option<String>,
+}
+
+impl HostEnv {
+    /// The worker identity Temporal shows: `<pid>@<pod>/<app>/<role>`.
+    fn identity(&self, config: &Config, role: &str) -> String {
+        let host = self.hostname.as_deref().unwrap_or("localhost");
+        format!("{}@{host}/{}/{role}", std::process::id(), config.app_name)
+    }
 }
 
 /// One cheap RPC that proves the server answers and the namespace exists.
@@ -347,10 +366,6 @@ async fn check_namespace(client: &Client, config: &Config, timeout: Duration) ->
 /// a distroless image. Exit 0 on 200, 1 otherwise.
 fn probe(config: &Config, endpoint: &str) -> u8 {
     use std::io::{Read, Write};
-    if !matches!(endpoint, "livez" | "readyz" | "startupz") {
-        eprintln!("error: probe takes livez, readyz or startupz, not {endpoint:?}");
-        return 64;
-    }
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], config.admin.port()));
     let answer = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).and_then(|mut s| {
         s.set_read_timeout(Some(Duration::from_secs(3)))?;
@@ -372,30 +387,3 @@ fn probe(config: &Config, endpoint: &str) -> u8 {
     }
 }
 
-fn report_config_error(e: &ConfigError) -> u8 {
-    eprintln!("error: {e}");
-    e.exit_code() as u8
-}
-
-fn usage(message: &str) -> u8 {
-    eprintln!("error: {message}\n  hint: run with --help");
-    64
-}
-
-fn help(name: &str) -> String {
-    let mut out = format!(
-        "{name}: a Temporal application hosted by temporal-k8s\n\n\
-         usage: {name} <command> [--config tk8s.toml] [--<setting> <value>]...\n\n\
-         commands:\n  worker          poll the task queue and run workflows and activities\n  \
-         orchestrator    start workflows (mode: once, interval, rate, schedule)\n  \
-         check           exit 0 once Temporal answers and the namespace exists\n  \
-         probe ENDPOINT  exit 0 if this host's own /livez, /readyz or /startupz answers 200\n  \
-         config show     print every resolved setting and its origin (secrets redacted)\n\n\
-         settings (flag, env, default):\n"
-    );
-    for s in tk8s_config::spec::SETTINGS {
-        out.push_str(&format!("  --{:<32} {:<38} {}\n", s.flag, s.env, s.default.unwrap_or("")));
-    }
-    out.push_str("\nprecedence: defaults < temporal.toml profile < tk8s.toml (--config or TK8S_CONFIG) < env < flags\n");
-    out
-}

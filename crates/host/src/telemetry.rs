@@ -8,7 +8,6 @@ use crate::HostError;
 use crate::health::Health;
 use crate::meter::WatchingMeter;
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use temporalio_common::telemetry::metrics::{
@@ -18,34 +17,8 @@ use temporalio_common::telemetry::metrics::{
 use temporalio_common::telemetry::{
     PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter, telemetry_init,
 };
-use tk8s_config::{Config, LogFormat};
+use tk8s_config::Config;
 use tracing::Subscriber;
-use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt};
-
-/// Install the process-wide subscriber. Returns it so the SDK core can log into it too.
-pub fn init_logging(config: &Config) -> Arc<dyn Subscriber + Send + Sync> {
-    let level = &config.log.level;
-    // The SDK core is chatty at debug; follow the chosen level but never below info for h2/tonic.
-    let filter = EnvFilter::new(format!("{level},h2=warn,tower=warn,hyper=warn,hyper_util=warn,tonic=warn,rustls=warn"));
-    let terminal = std::io::stdout().is_terminal();
-    let json = match config.log.format {
-        LogFormat::Json => true,
-        LogFormat::Text => false,
-        LogFormat::Auto => !terminal,
-    };
-    let subscriber: Arc<dyn Subscriber + Send + Sync> = if json {
-        Arc::new(
-            tracing_subscriber::registry()
-                .with(filter)
-                .with(fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false).with_target(true)),
-        )
-    } else {
-        Arc::new(tracing_subscriber::registry().with(filter).with(fmt::layer().with_target(false).with_ansi(terminal)))
-    };
-    // A second init (tests call into the library more than once) keeps the first subscriber.
-    let _ = tracing::subscriber::set_global_default(subscriber.clone());
-    subscriber
-}
 
 /// The metric instruments the host records itself.
 pub struct HostMetrics {

@@ -28,11 +28,9 @@ pub fn start(config: &Config, role: &str) -> Result<Option<Traces>, HostError> {
         builder = builder.with_tls_config(opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new().with_enabled_roots());
     }
     let exporter = builder.build().map_err(|e| HostError::Config(format!("log.otlp_endpoint = {endpoint}: {e}")))?;
-    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the app's name.
-    let mut resource = Resource::builder().with_attributes([KeyValue::new("tk8s.role", role.to_string())]);
-    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
-        resource = resource.with_service_name(config.app_name.clone());
-    }
+    // `log.service_name` (OTEL_SERVICE_NAME) wins over the app's name.
+    let service = config.log.service_name.clone().unwrap_or_else(|| config.app_name.clone());
+    let resource = Resource::builder().with_attributes([KeyValue::new("tk8s.role", role.to_string())]).with_service_name(service);
     let provider = SdkTracerProvider::builder()
         .with_id_generator(WorkflowIdGenerator::default())
         .with_span_processor(WorkflowSpanProcessor::new(BatchSpanProcessor::builder(exporter).build()))

@@ -354,7 +354,7 @@ impl DeployConfig {
     }
 
     pub fn load(path: &Path) -> Result<DeployConfig, RenderError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RenderError::Config(format!("{}: cannot read: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|source| RenderError::Read { path: path.to_path_buf(), source })?;
         DeployConfig::parse(path, &text)
     }
 

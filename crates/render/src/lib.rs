@@ -11,17 +11,36 @@ mod objects;
 mod output;
 
 pub use deploy::{App, Auth, Autoscaling, CodecServer, DeployConfig, Environment, RampStep, Role, Rollout, Scaler, SkipCheck, Temporal, WorkerController};
-pub use lint::{Finding, RULES, lint, parse_documents};
+pub use lint::{Finding, LintReport, RULES, lint, lint_paths, parse_documents};
 pub use objects::{Object, admin_port, alert_groups, dashboard_panels, objects};
 pub use output::{files, objects_for, to_yaml, write_all};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The deploy config is wrong; the message names `file:line` or the setting.
+    /// The deploy config is wrong; the message names `file:line` or the setting. Exit 78.
     #[error("{0}")]
     Config(String),
-    #[error("{0}")]
-    Io(String),
+    /// An input (deploy config, manifest) cannot be read. Exit 66.
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    /// A manifest is not YAML Kubernetes objects. Exit 65.
+    #[error("{}: {reason}", path.display())]
+    Manifest { path: std::path::PathBuf, reason: String },
+    /// An output cannot be written. Exit 73.
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: std::path::PathBuf, source: std::io::Error },
+}
+
+impl RenderError {
+    /// The sysexits code a binary should exit with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RenderError::Config(_) => 78,
+            RenderError::Read { .. } => 66,
+            RenderError::Manifest { .. } => 65,
+            RenderError::Write { .. } => 73,
+        }
+    }
 }
 
 /// A commented starting deploy config, written by `tk8s init`.

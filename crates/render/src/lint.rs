@@ -269,3 +269,32 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
     }
     Ok(out)
 }
+
+/// What `tk8s lint` found in a set of files.
+#[derive(Debug)]
+pub struct LintReport {
+    pub files: usize,
+    pub objects: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// Lint files, and the `*.yaml`/`*.yml` files directly inside directories, in name order.
+pub fn lint_paths(paths: &[std::path::PathBuf]) -> Result<LintReport, crate::RenderError> {
+    use crate::RenderError;
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|source| RenderError::Read { path: path.clone(), source })?;
+            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml")));
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.sort();
+    let mut objects = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|source| RenderError::Read { path: file.clone(), source })?;
+        objects.extend(parse_documents(&text).map_err(|reason| RenderError::Manifest { path: file.clone(), reason })?);
+    }
+    Ok(LintReport { files: files.len(), objects: objects.len(), findings: lint(&objects) })
+}

@@ -43,9 +43,9 @@ fn is_yaml11_bool(word: &str) -> bool {
 
 fn write(path: &Path, text: &str) -> Result<(), RenderError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| RenderError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|source| RenderError::Write { path: dir.to_path_buf(), source })?;
     }
-    std::fs::write(path, text).map_err(|e| RenderError::Io(format!("{}: {e}", path.display())))
+    std::fs::write(path, text).map_err(|source| RenderError::Write { path: path.to_path_buf(), source })
 }
 
 const HEADER: &str = "# Rendered by `tk8s render`; do not edit. Change the deploy config and render again.\n";

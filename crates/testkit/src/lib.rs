@@ -6,11 +6,13 @@
 mod certs;
 mod https;
 mod otlp;
+mod snapshot;
 mod terminator;
 
 pub use certs::{Leaf, TestCa};
 pub use https::HttpsDocument;
 pub use otlp::{OtlpReceiver, ReceivedSpan};
+pub use snapshot::assert_snapshot;
 pub use terminator::{Seen, Terminator, TerminatorOptions};
 
 use std::collections::BTreeMap;
@@ -293,15 +295,46 @@ impl DevServer {
             .collect()
     }
 
-    /// The event types in a workflow's history.
-    pub fn history_event_types(&self, workflow_id: &str) -> Vec<String> {
+    /// Whether `workflow_id` has a pending activity whose type ends with `activity` that a
+    /// worker has started and that has heartbeated since: the activity function is running.
+    /// (A worker's slot count alone cannot tell a long activity from the short one before it.)
+    pub fn activity_heartbeating(&self, workflow_id: &str, activity: &str) -> bool {
+        let out = self.cli(&["workflow", "describe", "--workflow-id", workflow_id, "--output", "json"]);
+        if !out.status.success() {
+            return false;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else { return false };
+        v.get("pendingActivities").and_then(|p| p.as_array()).into_iter().flatten().any(|a| {
+            a.pointer("/activityType/name").and_then(|n| n.as_str()).is_some_and(|n| n.ends_with(activity))
+                && a.get("state").and_then(|s| s.as_str()) == Some("PENDING_ACTIVITY_STATE_STARTED")
+                && a.get("lastHeartbeatTime").is_some()
+        })
+    }
+
+    /// A workflow's history events, as the CLI prints them in JSON.
+    pub fn history(&self, workflow_id: &str) -> Vec<serde_json::Value> {
         let out = self.cli(&["workflow", "show", "--workflow-id", workflow_id, "--output", "json"]);
         assert!(out.status.success(), "workflow show failed: {}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("history JSON");
-        v.get("events")
-            .and_then(|e| e.as_array())
-            .map(|events| events.iter().filter_map(|e| e.get("eventType")?.as_str().map(String::from)).collect())
-            .unwrap_or_default()
+        v.get("events").and_then(|e| e.as_array()).cloned().unwrap_or_default()
+    }
+
+    /// The identity of the worker that completed the activity whose type ends with `activity`.
+    pub fn activity_completed_by(&self, workflow_id: &str, activity: &str) -> Option<String> {
+        let events = self.history(workflow_id);
+        let scheduled = events.iter().find(|e| {
+            e.pointer("/activityTaskScheduledEventAttributes/activityType/name").and_then(|n| n.as_str()).is_some_and(|n| n.ends_with(activity))
+        })?;
+        let id = scheduled.get("eventId")?.clone();
+        events.iter().find_map(|e| {
+            let done = e.get("activityTaskCompletedEventAttributes")?;
+            (done.get("scheduledEventId")? == &id).then(|| done.get("identity")?.as_str().map(String::from)).flatten()
+        })
+    }
+
+    /// The event types in a workflow's history.
+    pub fn history_event_types(&self, workflow_id: &str) -> Vec<String> {
+        self.history(workflow_id).iter().filter_map(|e| e.get("eventType")?.as_str().map(String::from)).collect()
     }
 }
 
@@ -327,22 +360,39 @@ pub fn app_env(address: &str) -> BTreeMap<String, String> {
 /// A hosted app process (worker or orchestrator) with its admin port.
 pub struct Host {
     pub proc: Proc,
-    pub admin_port: u16,
+    admin_port: std::sync::OnceLock<u16>,
 }
 
 impl Host {
-    /// Start `bin args...` with `env`, on a free admin port.
+    /// Start `bin args...` with `env`. The admin server binds port 0 (the OS picks a free one,
+    /// so no other process can take it first) and the port is read from the host's start log.
     pub fn spawn(bin: &Path, args: &[&str], env: &BTreeMap<String, String>) -> Host {
-        let admin_port = free_port();
         let mut env = env.clone();
-        env.insert("TK8S_ADMIN_PORT".into(), admin_port.to_string());
+        env.insert("TK8S_ADMIN_PORT".into(), "0".into());
         env.insert("TK8S_ADMIN_BIND".into(), "127.0.0.1".into());
-        Host { proc: Proc::spawn(bin, args, &env), admin_port }
+        Host { proc: Proc::spawn(bin, args, &env), admin_port: std::sync::OnceLock::new() }
+    }
+
+    /// The admin port, once the host has logged it (waits up to 30 s; 0 if it never does, e.g.
+    /// the process failed first: requests to port 0 then fail like a closed port).
+    pub fn admin_port(&self) -> u16 {
+        if let Some(port) = self.admin_port.get() {
+            return *port;
+        }
+        let mut found = None;
+        wait_until(Duration::from_secs(30), || {
+            found = admin_port_in(&self.proc.output());
+            found.is_some() || self.proc.output().contains("\"process exiting\"")
+        });
+        match found {
+            Some(port) => *self.admin_port.get_or_init(|| port),
+            None => 0,
+        }
     }
 
     /// Status of `/readyz`, or None if the admin server does not answer.
     pub fn readyz(&self) -> Option<u16> {
-        http_get(self.admin_port, "/readyz").map(|(s, _)| s)
+        http_get(self.admin_port(), "/readyz").map(|(s, _)| s)
     }
 
     pub fn wait_ready(&self, timeout: Duration) -> bool {
@@ -352,7 +402,7 @@ impl Host {
     /// Sum of all samples of a metric family in `/metrics` whose line starts with `prefix`
     /// (a name, optionally with the start of a label set).
     pub fn metric(&self, prefix: &str) -> Option<f64> {
-        let (_, body) = http_get(self.admin_port, "/metrics")?;
+        let (_, body) = http_get(self.admin_port(), "/metrics")?;
         let values: Vec<f64> = body
             .lines()
             .filter(|l| l.starts_with(prefix) && !l.starts_with('#'))
@@ -362,19 +412,36 @@ impl Host {
     }
 }
 
-/// Start `tk8s codec-server` (the binary `tk8s`) on `port` (127.0.0.1) with the keys in
-/// `keys_dir` and extra settings; returns once `/readyz` answers 200.
-pub fn codec_server(tk8s: &Path, port: u16, keys_dir: &Path, settings: &[(&str, &str)]) -> Proc {
+/// The admin port in a host's log: `"admin":"127.0.0.1:PORT"` on the "admin server listening" line.
+fn admin_port_in(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("admin server listening"))?;
+    let addr = line.split("\"admin\":\"").nth(1)?.split('"').next()?;
+    addr.rsplit(':').next()?.parse().ok()
+}
+
+/// Start `tk8s codec-server` (the binary `tk8s`) on 127.0.0.1 with the keys in `keys_dir` and
+/// extra settings; returns it and its port once `/readyz` answers 200. `port`: `None` lets the
+/// OS pick a free one (read back from the start log); a fixed port only where another process
+/// must be told it before the server starts.
+pub fn codec_server(tk8s: &Path, port: Option<u16>, keys_dir: &Path, settings: &[(&str, &str)]) -> (Proc, u16) {
     let mut env = BTreeMap::new();
     env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
     env.insert("TK8S_CODEC_KEYS_DIR".into(), keys_dir.display().to_string());
-    env.insert("TK8S_CODEC_SERVER_PORT".into(), port.to_string());
+    env.insert("TK8S_CODEC_SERVER_PORT".into(), port.unwrap_or(0).to_string());
     env.insert("TK8S_CODEC_SERVER_BIND".into(), "127.0.0.1".into());
     env.insert("TK8S_LOG_FORMAT".into(), "json".into());
     for (k, v) in settings {
         env.insert(k.to_string(), v.to_string());
     }
     let p = Proc::spawn(tk8s, &["codec-server"], &env);
+    let mut bound = None;
+    wait_until(Duration::from_secs(20), || {
+        bound = p.output().lines().find(|l| l.contains("codec server listening")).and_then(|l| {
+            l.split("\"addr\":\"").nth(1)?.split('"').next()?.rsplit(':').next()?.parse::<u16>().ok()
+        });
+        bound.is_some()
+    });
+    let port = bound.unwrap_or_else(|| panic!("the codec server did not start:\n{}", p.output()));
     assert!(wait_until(Duration::from_secs(20), || http_get(port, "/readyz").map(|r| r.0) == Some(200)), "{}", p.output());
-    p
+    (p, port)
 }

@@ -48,7 +48,7 @@ pub struct Terminator {
 impl Terminator {
     pub fn start(options: TerminatorOptions) -> Terminator {
         let api_key = Arc::new(Mutex::new(options.api_key.clone()));
-        let mut t = Terminator { port: crate::free_port(), options, api_key, blackhole: Arc::default(), seen: Arc::default(), stop: None };
+        let mut t = Terminator { port: 0, options, api_key, blackhole: Arc::default(), seen: Arc::default(), stop: None };
         t.run();
         t
     }
@@ -89,8 +89,9 @@ impl Terminator {
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
             runtime.block_on(async move {
+                // Port 0 the first time (the OS picks a free one); the same port on a restart.
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind terminator port");
-                let _ = ready_tx.send(());
+                let _ = ready_tx.send(listener.local_addr().map(|a| a.port()).unwrap_or(port));
                 tokio::select! {
                     _ = serve(listener, TlsAcceptor::from(Arc::new(config)), options.upstream, api_key, blackhole, seen) => {}
                     _ = rx => {}
@@ -98,7 +99,7 @@ impl Terminator {
             });
             runtime.shutdown_background();
         });
-        ready_rx.recv().expect("terminator started");
+        self.port = ready_rx.recv().expect("terminator started");
         self.stop = Some((tx, thread));
     }
 }

@@ -10,7 +10,7 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RS
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tk8s_testkit::{HttpsDocument, TestCa, free_port, http_request, wait_until};
+use tk8s_testkit::{HttpsDocument, TestCa, http_request, wait_until};
 
 fn tk8s() -> PathBuf {
     let path = Path::new(env!("CARGO_BIN_EXE_greeting")).with_file_name("tk8s");
@@ -122,8 +122,7 @@ fn jwts_verified_against_a_jwks_over_https_with_rotation() {
     let (ec, rsa, next, stranger) = (Signer::ec(), Signer::rsa(dir.path()), Signer::ec(), Signer::ec());
     let idp = HttpsDocument::start(&leaf.cert_pem, &leaf.key_pem, &jwks(&[ec.jwk("ec-1"), rsa.jwk("rsa-1")]));
     let url = format!("https://localhost:{}/.well-known/jwks.json", idp.port);
-    let port = free_port();
-    let server = tk8s_testkit::codec_server(&tk8s(), port, &keys, &[
+    let (server, port) = tk8s_testkit::codec_server(&tk8s(), None, &keys, &[
         ("TK8S_CODEC_SERVER_JWKS_URL", &url),
         ("TK8S_CODEC_SERVER_JWT_AUDIENCE", AUDIENCE),
         ("TK8S_CODEC_SERVER_JWT_ISSUER", ISSUER),
@@ -176,8 +175,7 @@ fn jwts_verified_against_a_jwks_over_https_with_rotation() {
     assert!(!logs.contains(head), "a token reached the log:\n{logs}");
 
     // Without the CA in its trust store the server cannot fetch the keys and refuses every JWT.
-    let untrusting = free_port();
-    let server = tk8s_testkit::codec_server(&tk8s(), untrusting, &keys, &[
+    let (server, untrusting) = tk8s_testkit::codec_server(&tk8s(), None, &keys, &[
         ("TK8S_CODEC_SERVER_JWKS_URL", &url),
         ("TK8S_CODEC_SERVER_JWT_AUDIENCE", AUDIENCE),
     ]);

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tk8s_testkit::{DevServer, Host, app_env, free_port, wait_until};
+use tk8s_testkit::{DevServer, Host, app_env, wait_until};
 
 const COMPLETED: &str = "WORKFLOW_EXECUTION_STATUS_COMPLETED";
 
@@ -100,9 +100,8 @@ fn history_holds_only_ciphertext_and_the_cli_decodes_through_the_codec_server() 
 
     let tokens = keys.path().join("tokens");
     std::fs::write(&tokens, "cli-token\n").unwrap();
-    let port = free_port();
     let tokens_file = tokens.display().to_string();
-    let codec = tk8s_testkit::codec_server(&tk8s(), port, keys.path(), &[
+    let (codec, port) = tk8s_testkit::codec_server(&tk8s(), None, keys.path(), &[
         ("TK8S_CODEC_SERVER_TOKENS_FILE", &tokens_file),
         ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "http://127.0.0.1:8233"),
     ]);

@@ -64,7 +64,7 @@ fn once_mode_runs_workflows_to_completion_and_never_double_starts() {
             .status
             .code()
     };
-    assert_eq!(probe(w.admin_port), Some(0));
+    assert_eq!(probe(w.admin_port()), Some(0));
     assert_eq!(probe(tk8s_testkit::free_port()), Some(1), "nothing listens there");
 }
 

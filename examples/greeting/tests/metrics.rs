@@ -37,8 +37,8 @@ fn both_roles_expose_lint_clean_prometheus_metrics() {
     assert!(wait_until(Duration::from_secs(30), || o.metric("tk8s_orchestrator_workflows_completed_total").unwrap_or(0.0) >= 2.0),
         "{}", o.proc.output());
 
-    let (_, worker_metrics) = http_get(w.admin_port, "/metrics").expect("worker /metrics");
-    let (_, orchestrator_metrics) = http_get(o.admin_port, "/metrics").expect("orchestrator /metrics");
+    let (_, worker_metrics) = http_get(w.admin_port(), "/metrics").expect("worker /metrics");
+    let (_, orchestrator_metrics) = http_get(o.admin_port(), "/metrics").expect("orchestrator /metrics");
     for (role, text, families) in [
         ("worker", &worker_metrics, &[
             "tk8s_build_info{app=\"greeting\",role=\"worker\"",

@@ -24,11 +24,12 @@ fn web_ui_in_chromium_shows_the_decoded_greeting() {
     std::fs::write(keys.path().join("k1.key"), base64::engine::general_purpose::STANDARD.encode([5u8; 32])).unwrap();
     std::fs::write(keys.path().join("active"), "k1").unwrap();
 
+    // The UI must be told the codec server's address before either starts: a fixed port.
     let codec_port = free_port();
     let server = DevServer::start_with_ui(vec!["--ui-codec-endpoint".into(), format!("http://127.0.0.1:{codec_port}")]);
     let ui = server.ui_port.expect("UI port");
     let origin = format!("http://127.0.0.1:{ui}");
-    let codec = tk8s_testkit::codec_server(&greeting().with_file_name("tk8s"), codec_port, keys.path(), &[
+    let (codec, _) = tk8s_testkit::codec_server(&greeting().with_file_name("tk8s"), Some(codec_port), keys.path(), &[
         ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", &origin),
     ]);
 

@@ -1,4 +1,4 @@
-//! A Temporal codec server, so the Web UI and the `temporal` CLI can show encrypted payloads.
+//! The codec server's HTTP surface, as a router tests can call without a socket.
 //!
 //! - `POST /encode`, `POST /decode`, and the same under `/{namespace}/` (as the CLI's
 //!   `--codec-endpoint` may use): body and answer are proto3 JSON `{"payloads":[{"metadata":
@@ -6,15 +6,14 @@
 //! - CORS for an explicit allow-list of origins (the Web UI's), preflight included; other origins
 //!   get no CORS headers and a 403 preflight.
 //! - Bearer tokens from a mounted file (one per line, re-read when it changes) and/or JWTs
-//!   verified against a JWKS ([`crate::jwt`]); with neither configured, authentication is off
-//!   (the Web UI sends no token unless told to).
+//!   verified against a JWKS ([`crate::jwt`]); with neither configured, authentication is off,
+//!   which [`crate::serve`] allows only on loopback unless the user explicitly asks for it.
 //! - 401 without a valid token, 413 over the body limit, 400 with a JSON error on malformed JSON
 //!   or base64 or an undecodable payload, 405 on other methods.
 //! - `GET /livez`, `/readyz`, `/metrics` on the same port.
 //!
 //! Logs name the request, never payload data or tokens.
 
-use crate::Codec;
 use crate::jwt::Verifier;
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -26,9 +25,11 @@ use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Regi
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
+use tk8s_codec::Codec;
+use tk8s_config::watched::{Refresh, Watch, Watched};
 
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -41,47 +42,29 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
 }
 
-/// Accepted bearer tokens, re-read when the file changes. The file is looked at no more than
-/// once a second, so a busy server does not stat it on every request.
-struct Tokens {
-    path: PathBuf,
-    cache: Mutex<TokenCache>,
-}
-
-#[derive(Default)]
-struct TokenCache {
-    checked: Option<Instant>,
-    stamp: Option<SystemTime>,
-    tokens: Arc<Vec<Vec<u8>>>,
-}
+/// Accepted bearer tokens from a mounted file, re-read when it changes. The file is looked at no
+/// more than once a second, so a busy server does not stat it on every request.
+struct Tokens(Watched<Vec<Vec<u8>>, String>);
 
 const TOKEN_RECHECK: Duration = Duration::from_secs(1);
 
 impl Tokens {
-    fn current(&self) -> Arc<Vec<Vec<u8>>> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.checked.is_some_and(|t| t.elapsed() < TOKEN_RECHECK) {
-            return cache.tokens.clone();
-        }
-        let first = cache.checked.is_none();
-        cache.checked = Some(Instant::now());
-        let stamp = crate::mtime(&self.path);
-        if first || stamp != cache.stamp || stamp.is_none() {
-            let tokens = std::fs::read_to_string(&self.path)
+    fn load(path: PathBuf) -> Result<Tokens, String> {
+        let file = path.clone();
+        let read = move || {
+            std::fs::read_to_string(&file)
                 .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.as_bytes().to_vec()).collect())
-                .unwrap_or_else(|e| {
-                    tracing::warn!(file = %self.path.display(), error = %e, "cannot read tokens file; rejecting all requests");
-                    Vec::new()
-                });
-            cache.stamp = stamp;
-            cache.tokens = Arc::new(tokens);
-        }
-        cache.tokens.clone()
+                .map_err(|e| format!("tokens file {}: {e}", file.display()))
+        };
+        Watched::new(Watch::Files(vec![path]), TOKEN_RECHECK, read).map(Tokens)
     }
 
     fn accepts(&self, given: &str) -> bool {
+        if let Refresh::Failed(e) = self.0.refresh() {
+            tracing::warn!(error = %e, "tokens file changed but cannot be read; keeping the tokens already loaded");
+        }
         // Compare against every token without stopping early.
-        self.current().iter().fold(false, |ok, t| ok | constant_time_eq(t, given.as_bytes()))
+        self.0.get().iter().fold(false, |ok, t| ok | constant_time_eq(t, given.as_bytes()))
     }
 }
 
@@ -101,8 +84,8 @@ async fn authorized(state: &State, headers: &HeaderMap) -> bool {
     match &state.options.jwt {
         Some(verifier) => match verifier.verify(given).await {
             Ok(()) => true,
-            Err(e) => {
-                tracing::info!(reason = %e, "bearer token rejected");
+            Err(reason) => {
+                tracing::info!(%reason, "bearer token rejected");
                 false
             }
         },
@@ -155,14 +138,15 @@ struct State {
     metrics: Arc<ServerMetrics>,
 }
 
-/// The codec server's router (no socket: tests call it with `oneshot`).
-pub fn app(codec: Arc<Codec>, options: ServerOptions, metrics: Arc<ServerMetrics>) -> Router {
-    let tokens = options.tokens_file.clone().map(|path| Tokens { path, cache: Mutex::default() });
+/// The codec server's router (no socket: tests call it with `oneshot`). Fails only when the
+/// tokens file cannot be read.
+pub fn app(codec: Arc<Codec>, options: ServerOptions, metrics: Arc<ServerMetrics>) -> Result<Router, String> {
+    let tokens = options.tokens_file.clone().map(Tokens::load).transpose()?;
     let state = Arc::new(State { codec, options, tokens, metrics });
-    Router::new().fallback(move |req: Request<Body>| {
+    Ok(Router::new().fallback(move |req: Request<Body>| {
         let state = state.clone();
         async move { handle(state, req).await }
-    })
+    }))
 }
 
 fn error(code: StatusCode, message: impl Into<String>) -> Response {
@@ -304,7 +288,7 @@ pub fn payload_json(p: &Payload) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::KeyRing;
+    use tk8s_codec::KeyRing;
     use tower::ServiceExt;
 
     const UI: &str = "http://127.0.0.1:8233";
@@ -318,7 +302,7 @@ mod tests {
         });
         let codec = Codec::new(KeyRing::new([("k1".to_string(), [7u8; 32])].into(), "k1").unwrap(), None);
         let opts = ServerOptions { allowed_origins: vec![UI.into()], tokens_file, jwt: None, max_body_bytes: 4096 };
-        (app(codec, opts, ServerMetrics::new()), dir)
+        (app(codec, opts, ServerMetrics::new()).unwrap(), dir)
     }
 
     async fn call(r: &Router, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, HeaderMap, Value) {

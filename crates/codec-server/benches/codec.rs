@@ -7,7 +7,7 @@
 //!    server and generator each get one runtime thread, so each has a core. Then the same with
 //!    an ES256 JWT verified on every request, as a ratio to the run without authentication.
 //!
-//! Run with `cargo bench -p tk8s-codec --bench codec` (or `cargo xtask bench`).
+//! Run with `cargo bench -p tk8s-codec-server --bench codec` (or `cargo xtask bench`).
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -16,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
-use tk8s_codec::server::{ServerMetrics, ServerOptions, app, payload_json};
+use tk8s_codec_server::router::{ServerMetrics, ServerOptions, app, payload_json};
 use tk8s_codec::{Codec, KeyRing};
 
 const SECONDS: u64 = 3;
@@ -59,7 +59,7 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this target too, unoptimised,
     // and must neither take the time nor overwrite the kept results.
     if !std::env::args().any(|a| a == "--bench") {
-        println!("codec benchmark: skipped (run `cargo bench -p tk8s-codec --bench codec`)");
+        println!("codec benchmark: skipped (run `cargo bench -p tk8s-codec-server --bench codec`)");
         return;
     }
     let codec = codec();
@@ -123,8 +123,8 @@ fn serve(codec: std::sync::Arc<Codec>, jwt: Option<tk8s_config::Jwt>) -> std::ne
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let jwt = jwt.map(|j| std::sync::Arc::new(tk8s_codec::jwt::Verifier::new(j)));
-    let router = app(codec, ServerOptions { allowed_origins: vec![], tokens_file: None, jwt, max_body_bytes: 4 << 20 }, ServerMetrics::new());
+    let jwt = jwt.map(|j| std::sync::Arc::new(tk8s_codec_server::jwt::Verifier::new(&j).unwrap()));
+    let router = app(codec, ServerOptions { allowed_origins: vec![], tokens_file: None, jwt, max_body_bytes: 4 << 20 }, ServerMetrics::new()).unwrap();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move { axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), router).await.unwrap() });
