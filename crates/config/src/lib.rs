@@ -94,6 +94,8 @@ pub struct Temporal {
     /// gRPC headers from `TEMPORAL_GRPC_META_*`. Values may be credentials: never logged.
     pub grpc_meta: BTreeMap<String, Secret>,
     pub connect_timeout: Duration,
+    /// Warn once the client certificate expires within this time.
+    pub cert_expiry_warning: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -701,6 +703,7 @@ fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) -> 
             tls,
             grpc_meta: source::grpc_meta(inputs.env).into_iter().map(|(k, v)| (k, Secret(v))).collect(),
             connect_timeout: r.duration("temporal.connect_timeout").unwrap_or(Duration::from_secs(10)),
+            cert_expiry_warning: r.duration("temporal.tls_cert_expiry_warning").unwrap_or(Duration::from_secs(7 * 86_400)),
         },
         worker: Worker {
             task_queue,

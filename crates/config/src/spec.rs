@@ -104,6 +104,9 @@ settings! {
       "CA certificate (PEM) that signs the server certificate, when it is not publicly trusted.");
     TEMPORAL_TLS_SERVER_NAME = s("temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", "tls-server-name", TEXT, None,
       "Server name to verify in the server certificate (SNI), when it differs from the address host.");
+    TEMPORAL_TLS_CERT_EXPIRY_WARNING = s("temporal.tls_cert_expiry_warning", "TK8S_TLS_CERT_EXPIRY_WARNING", "tls-cert-expiry-warning",
+      Kind::Duration { min_ms: 0, max_ms: 365 * 24 * 3600 * SEC }, Some("7d"),
+      "Log a warning (at start, on every reload and hourly) once the client certificate expires within this time; its expiry is exported as `tk8s_client_certificate_expiry_timestamp_seconds`. A certificate that has already expired is refused at start-up.");
     TEMPORAL_CONNECT_TIMEOUT = s("temporal.connect_timeout", "TK8S_CONNECT_TIMEOUT", "connect-timeout",
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("10s"),
       "How long start-up keeps trying to reach Temporal before giving up (exit 1); each attempt gets at most 5s.");

@@ -126,7 +126,7 @@ pub fn check(setting: &Setting, raw: &Raw, base_dir: &Path) -> Result<Value, Rej
             };
             let d = parse_duration(t).ok_or_else(|| Rejection {
                 expected: expected(),
-                hint: Some("write a number with a unit: 500ms, 20s, 5m, 1h".into()),
+                hint: Some("write a number with a unit: 500ms, 20s, 5m, 1h, 7d".into()),
             })?;
             let ms = d.as_millis();
             if ms < u128::from(min_ms) || ms > u128::from(max_ms) {
@@ -255,6 +255,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.checked_mul(60)?),
             "h" => Duration::from_secs(n.checked_mul(3600)?),
+            "d" => Duration::from_secs(n.checked_mul(86_400)?),
             _ => return None,
         };
         total = total.checked_add(part)?;

@@ -9,7 +9,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
@@ -18,6 +18,7 @@ use temporalio_client::{
 };
 use temporalio_common::data_converters::DataConverter;
 use temporalio_common::telemetry::metrics::TemporalMeter;
+use tk8s_config::watched::{Refresh, Watch, Watched};
 use tk8s_config::{ApiKey, ClientCert, Config};
 use tracing::{info, warn};
 
@@ -25,21 +26,45 @@ fn provider() -> Arc<CryptoProvider> {
     CryptoProvider::get_default().cloned().unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
+/// A client certificate and key pair as loaded: the key for rustls, and when the leaf expires.
+#[derive(Debug)]
+pub struct LoadedCert {
+    pub key: Arc<CertifiedKey>,
+    /// The leaf certificate's `notAfter`, in seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
 /// Read and check a client certificate and key pair: both parse, and the key belongs to the
 /// certificate. Used at start-up (a failure is a configuration error) and on every reload.
-pub fn load_certified_key(cert: &ClientCert) -> Result<CertifiedKey, String> {
+pub fn load_certified_key(cert: &ClientCert) -> Result<LoadedCert, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.cert)
         .map_err(|e| format!("{}: cannot read certificate: {e}", cert.cert.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: not a PEM certificate: {e}", cert.cert.display()))?;
-    if chain.is_empty() {
+    let Some(leaf) = chain.first() else {
         return Err(format!("{}: contains no PEM certificate", cert.cert.display()));
-    }
+    };
+    let (_, parsed) = x509_parser::parse_x509_certificate(leaf)
+        .map_err(|e| format!("{}: not an X.509 certificate: {e}", cert.cert.display()))?;
+    let not_after = parsed.validity().not_after.timestamp();
     let key = PrivateKeyDer::from_pem_file(&cert.key)
         .map_err(|e| format!("{}: not a PEM private key: {e}", cert.key.display()))?;
-    CertifiedKey::from_der(chain, key, &provider()).map_err(|e| {
+    let key = CertifiedKey::from_der(chain, key, &provider()).map_err(|e| {
         format!("{} does not match {}: {e}", cert.key.display(), cert.cert.display())
-    })
+    })?;
+    Ok(LoadedCert { key: Arc::new(key), not_after })
+}
+
+/// RFC 3339 (UTC) for a Unix time, for messages.
+pub fn utc(unix: i64) -> String {
+    match x509_parser::time::ASN1Time::from_timestamp(unix).map(|t| t.to_datetime()) {
+        Ok(d) => format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", d.year(), u8::from(d.month()), d.day(), d.hour(), d.minute(), d.second()),
+        Err(_) => format!("{unix} (Unix time)"),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 fn check_ca(path: &Path) -> Result<Vec<u8>, String> {
@@ -53,49 +78,39 @@ fn check_ca(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// A client certificate resolver that swaps in new files when they change on disk.
+/// A client certificate resolver that swaps in new files when they change on disk (a pair that
+/// does not load, e.g. caught half-written, keeps the previous one in use).
 #[derive(Debug)]
 pub struct ReloadingCert {
     files: ClientCert,
-    current: RwLock<(Arc<CertifiedKey>, Option<SystemTime>)>,
-}
-
-/// A file's modification time (following the symlinks a Secret mount uses).
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-fn modified(files: &ClientCert) -> Option<SystemTime> {
-    mtime(&files.cert).max(mtime(&files.key))
+    watched: Watched<LoadedCert, String>,
 }
 
 impl ReloadingCert {
     pub fn load(files: ClientCert) -> Result<Arc<Self>, String> {
-        let key = load_certified_key(&files)?;
-        let stamp = modified(&files);
-        Ok(Arc::new(Self { files, current: RwLock::new((Arc::new(key), stamp)) }))
+        let pair = files.clone();
+        let watched = Watched::new(Watch::Files(vec![files.cert.clone(), files.key.clone()]), Duration::ZERO, move || load_certified_key(&pair))?;
+        Ok(Arc::new(Self { files, watched }))
     }
 
-    /// Reload if the files changed. A pair that does not load (e.g. caught half-written) keeps
-    /// the previous one in use and is retried on the next call.
+    /// Reload if the files changed.
     pub fn refresh(&self) {
-        let stamp = modified(&self.files);
-        if stamp == self.current.read().unwrap_or_else(|e| e.into_inner()).1 {
-            return;
+        match self.watched.refresh() {
+            Refresh::Unchanged => {}
+            Refresh::Reloaded => info!(cert = %self.files.cert.display(), not_after = %utc(self.watched.get().not_after), "client certificate reloaded"),
+            Refresh::Failed(e) => warn!(error = %e, "client certificate changed but does not load; keeping the previous one"),
         }
-        match load_certified_key(&self.files) {
-            Ok(key) => {
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = (Arc::new(key), stamp);
-                info!(cert = %self.files.cert.display(), "client certificate reloaded");
-            }
-            Err(e) => warn!(error = %e, "client certificate changed but does not load; keeping the previous one"),
-        }
+    }
+
+    /// The certificate file and its `notAfter` (Unix seconds).
+    pub fn expiry(&self) -> (&Path, i64) {
+        (&self.files.cert, self.watched.get().not_after)
     }
 }
 
 impl ResolvesClientCert for ReloadingCert {
     fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone())
+        Some(self.watched.get().key.clone())
     }
 
     fn has_certs(&self) -> bool {
@@ -106,7 +121,7 @@ impl ResolvesClientCert for ReloadingCert {
 /// Files that may change under us and what to do about it.
 pub struct Reloader {
     cert: Option<Arc<ReloadingCert>>,
-    api_key: Option<(PathBuf, Option<SystemTime>)>,
+    api_key: Option<Watched<String, String>>,
 }
 
 impl Reloader {
@@ -115,19 +130,24 @@ impl Reloader {
         if let Some(cert) = &self.cert {
             cert.refresh();
         }
-        if let Some((path, stamp)) = &mut self.api_key {
-            let now = mtime(path);
-            if now != *stamp {
-                match read_api_key(path) {
-                    Ok(key) => {
-                        connection.set_api_key(Some(key));
-                        *stamp = now;
-                        info!(file = %path.display(), "API key reloaded");
-                    }
-                    Err(e) => warn!(error = %e, "API key file changed but cannot be used; keeping the previous key"),
+        if let Some(key) = &self.api_key {
+            match key.refresh() {
+                Refresh::Unchanged => {}
+                Refresh::Reloaded => {
+                    connection.set_api_key(Some(key.get().to_string()));
+                    info!("API key reloaded");
                 }
+                Refresh::Failed(e) => warn!(error = %e, "API key file changed but cannot be used; keeping the previous key"),
             }
         }
+    }
+
+    /// The client certificate's file and `notAfter`, when one is configured.
+    pub fn client_cert_expiry(&self) -> Option<(PathBuf, i64)> {
+        self.cert.as_ref().map(|c| {
+            let (path, not_after) = c.expiry();
+            (path.to_path_buf(), not_after)
+        })
     }
 }
 
@@ -185,6 +205,15 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
             .map(ReloadingCert::load)
             .transpose()
             .map_err(|e| HostError::Config(format!("client certificate: {e}")))?;
+        if let Some((path, not_after)) = cert.as_ref().map(|c| c.expiry())
+            && not_after <= unix_now()
+        {
+            return Err(HostError::Config(format!(
+                "client certificate {} expired on {}\n  hint: mount a renewed certificate (check whoever issues it, e.g. cert-manager); the worker cannot connect with this one",
+                path.display(),
+                utc(not_after)
+            )));
+        }
         tls_options = Some(
             TlsOptions::builder()
                 .maybe_server_root_ca_cert(ca)
@@ -196,8 +225,10 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
     let (api_key, api_key_file) = match &t.api_key {
         Some(ApiKey::Inline(k)) => (Some(k.expose().to_string()), None),
         Some(ApiKey::File(p)) => {
-            let key = read_api_key(p).map_err(|e| HostError::Config(format!("temporal.api_key_file: {e}")))?;
-            (Some(key), Some((p.clone(), mtime(p))))
+            let path = p.clone();
+            let watched = Watched::new(Watch::Files(vec![p.clone()]), Duration::ZERO, move || read_api_key(&path))
+                .map_err(|e| HostError::Config(format!("temporal.api_key_file: {e}")))?;
+            (Some(watched.get().to_string()), Some(watched))
         }
         None => (None, None),
     };

@@ -19,6 +19,7 @@ mod cli;
 mod connect;
 mod diagnose;
 mod health;
+mod host_loop;
 mod meter;
 mod orchestrator;
 mod shutdown;
@@ -57,7 +58,7 @@ use std::time::Duration;
 use temporalio_client::Client;
 use temporalio_common::data_converters::DataConverter;
 use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 /// What can stop a host from running. Each maps to an exit code.
 #[derive(Debug, thiserror::Error)]
@@ -261,42 +262,23 @@ impl App {
                 return Ok(());
             }
         };
-        let (client, mut reloader) = connected?;
+        let (client, reloader) = connected?;
         check_namespace(&client, &config, config.temporal.connect_timeout).await?;
         health.record_check(Ok(()));
         health.mark_started();
         info!("connected to Temporal");
 
-        // The host loop: liveness tick, connectivity checks, file reloads, readiness gauge.
-        let watcher = {
-            let (client, health, metrics) = (client.clone(), health.clone(), telemetry.metrics.clone());
-            let interval = config.readiness_check_interval;
-            let config = config.clone();
-            tokio::spawn(async move {
-                let mut last_ready = None;
-                let no_labels = metrics.labels(&[]);
-                loop {
-                    health.tick();
-                    reloader.poll(client.connection());
-                    if let Some(e) = &mut encryption {
-                        e.refresh();
-                    }
-                    let result = check_namespace(&client, &config, interval).await.map_err(|e| e.to_string());
-                    health.record_check(result);
-                    let r = health.readiness();
-                    metrics.ready.record(u64::from(r.ready), &no_labels);
-                    if last_ready != Some(r.ready) {
-                        if r.ready {
-                            info!("ready");
-                        } else {
-                            warn!(reasons = ?r.reasons, "not ready");
-                        }
-                        last_ready = Some(r.ready);
-                    }
-                    tokio::time::sleep(interval.min(Duration::from_secs(1))).await;
-                }
-            })
-        };
+        let watcher = tokio::spawn(
+            host_loop::HostLoop {
+                client: client.clone(),
+                config: config.clone(),
+                health: health.clone(),
+                metrics: telemetry.metrics.clone(),
+                reloader,
+                encryption: encryption.take(),
+            }
+            .run(),
+        );
 
         let result = match role {
             Role::Worker => match &self.register {
@@ -339,7 +321,7 @@ impl HostEnv {
 }
 
 /// One cheap RPC that proves the server answers and the namespace exists.
-async fn check_namespace(client: &Client, config: &Config, timeout: Duration) -> Result<(), HostError> {
+pub(crate) async fn check_namespace(client: &Client, config: &Config, timeout: Duration) -> Result<(), HostError> {
     let namespace = config.temporal.namespace.as_str();
     use temporalio_client::grpc::WorkflowService;
     use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;

@@ -29,6 +29,7 @@ pub struct HostMetrics {
     pub backlog: Gauge,
     pub backlog_age: GaugeF64,
     pub pollers: Gauge,
+    pub client_cert_expiry: Gauge,
     meter: Arc<dyn CoreMeter>,
 }
 
@@ -104,6 +105,10 @@ pub fn init(
                 .build(),
         ),
         pollers: m.gauge(param("tk8s_task_queue_pollers", "Workers that polled the task queue recently.")),
+        client_cert_expiry: m.gauge(param(
+            "tk8s_client_certificate_expiry_timestamp_seconds",
+            "When the client certificate presented to Temporal expires (notAfter), in seconds since the Unix epoch.",
+        )),
         meter: prometheus.clone(),
     });
     Ok(Telemetry { options, client_meter, metrics, exporter: exporter.bound_addr })

@@ -80,7 +80,7 @@ fn hadolint_and_compose_accept_the_container_assets() {
 #[test]
 fn promtool_accepts_and_unit_tests_the_alert_rules() {
     let check = run(Command::new("promtool").args(["check", "rules", "deploy/greeting/prometheus/rules.yaml"]));
-    assert!(check.contains("SUCCESS: 4 rules found"), "{check}");
+    assert!(check.contains("SUCCESS: 5 rules found"), "{check}");
     run(Command::new("promtool").args(["test", "rules", "crates/render/tests/alerts.test.yaml"]));
     run(Command::new("promtool").args(["check", "config", "deploy/docker/prometheus.yml"]));
 }

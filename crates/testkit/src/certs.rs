@@ -31,9 +31,22 @@ impl TestCa {
 
     /// A leaf for `common_name`, valid for the given DNS names.
     pub fn leaf(&self, common_name: &str, dns_names: &[&str]) -> Leaf {
+        self.leaf_valid(common_name, dns_names, None)
+    }
+
+    /// A leaf whose validity ends at `not_after` (Unix seconds; it starts a year before).
+    pub fn leaf_until(&self, common_name: &str, dns_names: &[&str], not_after: i64) -> Leaf {
+        self.leaf_valid(common_name, dns_names, Some(not_after))
+    }
+
+    fn leaf_valid(&self, common_name: &str, dns_names: &[&str], not_after: Option<i64>) -> Leaf {
         let mut params =
             CertificateParams::new(dns_names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("leaf params");
         params.distinguished_name.push(DnType::CommonName, common_name);
+        if let Some(end) = not_after {
+            params.not_after = time::OffsetDateTime::from_unix_timestamp(end).expect("a valid time");
+            params.not_before = params.not_after - time::Duration::days(365);
+        }
         let key = KeyPair::generate().expect("leaf key");
         let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
         Leaf { cert_pem: cert.pem(), key_pem: key.serialize_pem(), cert_der: cert.der().to_vec() }

@@ -171,3 +171,58 @@ fn api_key_over_tls_and_key_file_rotation() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("Unauthenticated") && !out.contains("wrong-key-zzz"), "{out}");
 }
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[test]
+fn client_certificate_expiry_is_exported_warned_about_and_an_expired_one_refused() {
+    let s = setup(true, None);
+    let mount = s.dir.path().join("mount");
+    std::fs::copy(s.dir.path().join("ca.crt"), {
+        std::fs::create_dir_all(&mount).unwrap();
+        mount.join("ca.crt")
+    })
+    .unwrap();
+    let mut env = app_env(&format!("127.0.0.1:{}", s.terminator.port));
+    env.insert("TK8S_TLS_CERT_DIR".into(), mount.display().to_string());
+    env.insert("TEMPORAL_TLS_SERVER_NAME".into(), SERVER_NAME.into());
+
+    // Already expired: refused before anything is dialled, naming the file and the date.
+    let expired_at = unix_now() - 2 * 86_400;
+    write_client(&mount, &s.ca.leaf_until("worker", &["worker"], expired_at));
+    let mut w = Host::spawn(bin(), &["worker"], &env);
+    let (code, out) = fails_within(&mut w, 30);
+    assert_eq!(code, Some(78), "{out}");
+    let day = {
+        // The date as the host prints it (RFC 3339, UTC): check the year-month-day part.
+        let days = expired_at.div_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02}T")
+    };
+    assert!(out.contains("tls.crt expired on") && out.contains(&day), "{out}");
+
+    // Expiring in 3 days (inside the default 7-day warning window): the worker runs, says so,
+    // and exports the exact notAfter.
+    let not_after = unix_now() + 3 * 86_400;
+    write_client(&mount, &s.ca.leaf_until("worker", &["worker"], not_after));
+    let w = Host::spawn(bin(), &["worker"], &env);
+    assert!(w.wait_ready(Duration::from_secs(30)), "{}", w.proc.output());
+    assert!(wait_until(Duration::from_secs(10), || w.proc.output().contains("client certificate expires soon")), "{}", w.proc.output());
+    let exported = w.metric("tk8s_client_certificate_expiry_timestamp_seconds").unwrap_or(0.0);
+    assert_eq!(exported as i64, not_after, "the gauge must hold the certificate's notAfter");
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's civil-from-days).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
