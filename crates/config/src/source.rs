@@ -128,7 +128,7 @@ pub fn env_layer(env: &BTreeMap<String, String>, out: &mut Layered, problems: &m
         }
     }
     for name in env.keys() {
-        if name.starts_with("TK8S_") && name != CONFIG_ENV && !SETTINGS.iter().any(|s| s.env == name) {
+        if name.starts_with(spec::env::PREFIX) && name != CONFIG_ENV && !SETTINGS.iter().any(|s| s.env == name) {
             let hint = spec::closest(name, SETTINGS.iter().map(|s| s.env).chain([CONFIG_ENV]))
                 .map(|k| format!("did you mean {k}?"))
                 .unwrap_or_else(|| "see the configuration reference in the README".into());

@@ -46,6 +46,18 @@ pub struct Setting {
     pub doc: &'static str,
 }
 
+impl Setting {
+    /// The default as a whole number (ports, limits), when it is one.
+    pub fn default_int(&self) -> Option<i64> {
+        self.default?.parse().ok()
+    }
+
+    /// The default as a duration, when it is one.
+    pub fn default_duration(&self) -> Option<std::time::Duration> {
+        crate::parse_duration(self.default?)
+    }
+}
+
 const fn s(
     key: &'static str,
     env: &'static str,
@@ -220,6 +232,8 @@ settings! {
 /// Environment variables read outside the settings table. Like the table's, they are spelled
 /// only here.
 pub mod env {
+    /// The prefix of every temporal-k8s variable (an unknown one is an error).
+    pub const PREFIX: &str = "TK8S_";
     /// Path of `tk8s.toml` (the `--config` flag's variable).
     pub const CONFIG: &str = "TK8S_CONFIG";
     /// Prefix of variables that become gRPC headers (Temporal envconfig).

@@ -295,7 +295,9 @@ mod tests {
             assert_eq!(format_duration(d), text);
         }
         assert_eq!(parse_duration("90s").map(format_duration).as_deref(), Some("1m30s"));
-        for bad in ["", "20", "s", "20 s", "-5s", "1.5s", "5d", "99999999999999999999h"] {
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)), "days, for certificate lifetimes");
+        assert_eq!(parse_duration("1d").map(format_duration).as_deref(), Some("24h"));
+        for bad in ["", "20", "s", "20 s", "-5s", "1.5s", "5w", "99999999999999999999h", "999999999999999999d"] {
             assert_eq!(parse_duration(bad), None, "{bad:?} should not parse");
         }
     }

@@ -1,9 +1,10 @@
-//! `tk8s codec-server` as Kubernetes objects: a hardened Deployment (the app's image, which ships
+//! `tk8s codec-server` as Kubernetes objects: a hardened Deployment (the `tk8s` image, which ships
 //! the `tk8s` binary) with the app's codec keys,
 //! its Service (for an ingress: browsers call the codec server, not the UI's backend), a
 //! PodDisruptionBudget, and a NetworkPolicy that admits only the listed namespaces and lets it
 //! reach DNS and, for a JWKS, https. Port and probe paths come from `tk8s-config`'s settings table.
 
+use tk8s_config::spec as S;
 use crate::deploy::DeployConfig;
 use crate::objects::{
     CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, http_probe, labels, meta, ns, obj, pod_security, port,
@@ -20,12 +21,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub const COMPONENT: &str = "codec-server";
 const TOKENS_DIR: &str = "/etc/tk8s/codec-tokens";
-/// Where the app image (deploy/docker/Dockerfile) puts the `tk8s` binary.
+/// Where the `tk8s` image (deploy/docker/Dockerfile) puts the `tk8s` binary.
 pub const TK8S_BINARY: &str = "/usr/local/bin/tk8s";
 
 /// The codec server's port, from the settings table the binary reads.
 pub fn codec_server_port() -> i32 {
-    tk8s_config::spec::by_key("codec_server.port").and_then(|s| s.default).and_then(|p| p.parse().ok()).unwrap_or(8888)
+    S::CODEC_SERVER_PORT.default_int().and_then(|p| i32::try_from(p).ok()).unwrap_or(8888)
 }
 
 fn deployment(c: &DeployConfig) -> Option<Deployment> {
@@ -33,15 +34,15 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
     let name = format!("{}-{COMPONENT}", c.app.name);
     let port = codec_server_port();
     let mut env = vec![
-        ("TK8S_LOG_FORMAT", "json".to_string()),
-        ("TK8S_CODEC_KEYS_DIR", CODEC_KEYS_DIR.to_string()),
-        ("TK8S_CODEC_SERVER_PORT", port.to_string()),
-        ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", cs.allowed_origins.join(",")),
+        (S::LOG_FORMAT.env, "json".to_string()),
+        (S::CODEC_KEYS_DIR.env, CODEC_KEYS_DIR.to_string()),
+        (S::CODEC_SERVER_PORT.env, port.to_string()),
+        (S::CODEC_SERVER_ALLOWED_ORIGINS.env, cs.allowed_origins.join(",")),
     ];
     for (var, value) in [
-        ("TK8S_CODEC_SERVER_JWKS_URL", &cs.jwks_url),
-        ("TK8S_CODEC_SERVER_JWT_AUDIENCE", &cs.jwt_audience),
-        ("TK8S_CODEC_SERVER_JWT_ISSUER", &cs.jwt_issuer),
+        (S::CODEC_SERVER_JWKS_URL.env, &cs.jwks_url),
+        (S::CODEC_SERVER_JWT_AUDIENCE.env, &cs.jwt_audience),
+        (S::CODEC_SERVER_JWT_ISSUER.env, &cs.jwt_issuer),
     ] {
         if let Some(v) = value {
             env.push((var, v.clone()));
@@ -49,7 +50,7 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
     }
     let mut volumes: Vec<_> = codec_keys_volume(c).map(|v| (v, CODEC_KEYS_DIR)).into_iter().collect();
     if let Some(secret) = &cs.tokens_secret {
-        env.push(("TK8S_CODEC_SERVER_TOKENS_FILE", format!("{TOKENS_DIR}/tokens")));
+        env.push((S::CODEC_SERVER_TOKENS_FILE.env, format!("{TOKENS_DIR}/tokens")));
         volumes.push((secret_volume("codec-tokens", secret), TOKENS_DIR));
     }
     let mounts: Vec<VolumeMount> = volumes
@@ -59,7 +60,7 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
     let volumes: Vec<_> = volumes.into_iter().map(|(v, _)| v).collect();
     let container = Container {
         name: COMPONENT.into(),
-        image: Some(format!("{}:{}", c.app.image, c.app.tag)),
+        image: Some(format!("{}:{}", c.tk8s_image(), c.app.tag)),
         image_pull_policy: Some("Always".into()),
         command: Some(vec![TK8S_BINARY.into()]),
         args: Some(vec![COMPONENT.into()]),

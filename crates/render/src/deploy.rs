@@ -2,6 +2,7 @@
 //! are errors; every error names `file:line` and says what was expected. Environments override a
 //! few fields each and become kustomize overlays.
 
+use tk8s_config::spec as S;
 use crate::RenderError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -251,12 +252,17 @@ fn default_true() -> bool {
     true
 }
 
-/// `tk8s codec-server` as a Deployment, run from the app's image (which ships the `tk8s` binary):
-/// decrypts payloads for the Web UI (from users' browsers, through an ingress) and the CLI, so it
-/// always requires authentication.
+/// `tk8s codec-server` as a Deployment, run from the `tk8s` image (deploy/docker/Dockerfile,
+/// target `tk8s`, built with the app and tagged alike): decrypts payloads for the Web UI (from
+/// users' browsers, through an ingress) and the CLI, so it always requires authentication.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CodecServer {
+    /// Image repository of `tk8s`; default: the app's repository with its last path segment
+    /// replaced by `tk8s` (`registry.example.com/greeting` -> `registry.example.com/tk8s`). The
+    /// tag is the app's: both images are built from the same commit.
+    #[serde(default)]
+    pub image: Option<String>,
     #[serde(default = "default_codec_replicas")]
     pub replicas: i32,
     /// The Temporal UI's origin(s), exactly as browsers send them.
@@ -344,6 +350,17 @@ pub struct Environment {
 
 impl DeployConfig {
     /// Parse and check a deploy config; `path` is only used in messages.
+    /// The `tk8s` image repository the codec server runs from.
+    pub fn tk8s_image(&self) -> String {
+        if let Some(image) = self.codec_server.as_ref().and_then(|c| c.image.clone()) {
+            return image;
+        }
+        match self.app.image.rsplit_once('/') {
+            Some((registry, _)) => format!("{registry}/tk8s"),
+            None => "tk8s".into(),
+        }
+    }
+
     pub fn parse(path: &Path, text: &str) -> Result<DeployConfig, RenderError> {
         let config: DeployConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(1);
@@ -524,7 +541,7 @@ impl DeployConfig {
         }
         if let Some(level) = &env.log_level {
             for role in std::iter::once(&mut c.worker).chain(c.orchestrator.as_mut().map(|o| &mut o.role)) {
-                role.settings.insert("TK8S_LOG_LEVEL".into(), level.clone());
+                role.settings.insert(S::LOG_LEVEL.env.into(), level.clone());
             }
         }
         c

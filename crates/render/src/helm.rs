@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 const REPO: &str = "@@REPO@@";
 const TAG: &str = "@@TAG@@";
+const TK8S_REPO: &str = "@@TK8S_REPO@@";
 const NAMESPACE: &str = "@@NAMESPACE@@";
 const MIN: &str = "@@MIN@@";
 const MAX: &str = "@@MAX@@";
@@ -42,6 +43,9 @@ fn values(c: &DeployConfig) -> Value {
     if let Some(o) = &c.orchestrator {
         v["orchestrator"] = role(&o.role, "orchestrator");
     }
+    if c.codec_server.is_some() {
+        v["image"]["tk8sRepository"] = json!(c.tk8s_image());
+    }
     v
 }
 
@@ -65,7 +69,7 @@ fn schema(values: &Value) -> Value {
         Value::Object(m) => json!({
             "type": "object",
             // Settings maps accept any further TK8S_* setting; everything else is closed.
-            "additionalProperties": !m.is_empty() && m.keys().all(|k| k.starts_with("TK8S_")),
+            "additionalProperties": !m.is_empty() && m.keys().all(|k| k.starts_with(tk8s_config::spec::env::PREFIX)),
             "properties": m.iter().map(|(k, v)| (k.clone(), schema(v))).collect::<serde_json::Map<_, _>>(),
         }),
         Value::Number(_) => json!({ "type": "integer", "minimum": 0 }),
@@ -88,6 +92,7 @@ fn mark(c: &DeployConfig, o: &mut Value) {
         }
     }
     let image = format!("{}:{}", c.app.image, c.app.tag);
+    let tk8s_image = format!("{}:{}", c.tk8s_image(), c.app.tag);
     let component = o["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap_or("").to_string();
     if o["kind"] == "Deployment" || o["kind"] == "WorkerDeployment" {
         for list in ["/spec/template/spec/containers", "/spec/template/spec/initContainers"] {
@@ -95,6 +100,8 @@ fn mark(c: &DeployConfig, o: &mut Value) {
                 for container in cs {
                     if container["image"] == json!(image) {
                         container["image"] = json!(format!("{REPO}:{TAG}"));
+                    } else if container["image"] == json!(tk8s_image) {
+                        container["image"] = json!(format!("{TK8S_REPO}:{TAG}"));
                     }
                 }
             }
@@ -140,6 +147,7 @@ fn templatise(yaml: &str, app: &str) -> String {
             .replace("{{", "{{`{{")
             .replace("}}", "}}`}}")
             .replace(&format!("'{REPO}:{TAG}'"), &format!("{{{{ include \"{app}.image\" . }}}}"))
+            .replace(&format!("'{TK8S_REPO}:{TAG}'"), "{{ printf \"%s:%s\" .Values.image.tk8sRepository .Values.image.tag | quote }}")
             .replace(&format!("'{TAG}'"), "{{ .Values.image.tag | quote }}")
             .replace(&format!("'{NAMESPACE}'"), "{{ .Values.namespace | default .Release.Namespace }}")
             .replace(&format!("'{MIN}'"), "{{ .Values.worker.autoscaling.minReplicas }}")

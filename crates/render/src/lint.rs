@@ -3,6 +3,7 @@
 //! to fix it. A container counts as a temporal-k8s host when it runs `worker`, `orchestrator`
 //! or sets any `TK8S_*` variable.
 
+use tk8s_config::spec as S;
 use crate::codec_server::codec_server_port;
 use crate::objects::admin_port;
 use serde_json::Value;
@@ -39,11 +40,11 @@ pub const RULES: &[(&str, &str)] = &[
 ];
 
 /// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
-const CONTROLLER_ENV: &[&str] = &["TEMPORAL_DEPLOYMENT_NAME", "TEMPORAL_WORKER_BUILD_ID", "TEMPORAL_API_KEY"];
+const CONTROLLER_ENV: &[&str] = &[S::WORKER_DEPLOYMENT_NAME.env, S::WORKER_BUILD_ID.env, S::TEMPORAL_API_KEY.env];
 /// The volume (and mount path) the controller adds for a Connection's mTLS Secret.
 const CONTROLLER_TLS_VOLUME: (&str, &str) = ("temporal-tls", crate::objects::TLS_DIR);
 
-const SECRET_ENV: &[&str] = &["TEMPORAL_API_KEY", "TK8S_CODEC_KEYS", "TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_CERT_DATA"];
+const SECRET_ENV: &[&str] = &[S::TEMPORAL_API_KEY.env, S::CODEC_KEYS.env, S::env::TLS_DATA[1].0, S::env::TLS_DATA[0].0];
 
 fn name_of(o: &Value) -> String {
     format!("{}/{}", o["kind"].as_str().unwrap_or("?"), o["metadata"]["name"].as_str().unwrap_or("?"))
@@ -83,7 +84,7 @@ fn hosts<'a>(objects: &'a [Value]) -> Vec<Host<'a>> {
                 }
             }
             let role = c["args"][0].as_str().filter(|a| ["worker", "orchestrator", "codec-server"].contains(a)).map(String::from);
-            if role.is_some() || env.keys().any(|k| k.starts_with("TK8S_")) {
+            if role.is_some() || env.keys().any(|k| k.starts_with(tk8s_config::spec::env::PREFIX)) {
                 out.push(Host { object: o, container: c, role, env });
             }
         }
@@ -91,11 +92,9 @@ fn hosts<'a>(objects: &'a [Value]) -> Vec<Host<'a>> {
     out
 }
 
-fn setting_duration(env: &BTreeMap<String, String>, var: &str, key: &str) -> Duration {
-    env.get(var)
-        .and_then(|v| tk8s_config::parse_duration(v))
-        .or_else(|| tk8s_config::spec::by_key(key).and_then(|s| s.default).and_then(tk8s_config::parse_duration))
-        .unwrap_or_default()
+/// A duration setting as a container's env sets it, else the setting's default.
+fn setting_duration(env: &BTreeMap<String, String>, setting: &tk8s_config::spec::Setting) -> Duration {
+    env.get(setting.env).and_then(|v| tk8s_config::parse_duration(v)).or_else(|| setting.default_duration()).unwrap_or_default()
 }
 
 fn port_matches(probe: &Value, container: &Value, port: i64) -> bool {
@@ -119,12 +118,12 @@ pub fn lint(objects: &[Value]) -> Vec<Finding> {
         let codec_server = h.role.as_deref() == Some("codec-server");
         // The codec server serves its probes on its own port and has no drain to protect.
         let port = if codec_server {
-            h.env.get("TK8S_CODEC_SERVER_PORT").and_then(|p| p.parse().ok()).unwrap_or(i64::from(codec_server_port()))
+            h.env.get(S::CODEC_SERVER_PORT.env).and_then(|p| p.parse().ok()).unwrap_or(i64::from(codec_server_port()))
         } else {
-            h.env.get("TK8S_ADMIN_PORT").and_then(|p| p.parse().ok()).unwrap_or(i64::from(admin_port()))
+            h.env.get(S::ADMIN_PORT.env).and_then(|p| p.parse().ok()).unwrap_or(i64::from(admin_port()))
         };
         // TK001
-        let drain = setting_duration(&h.env, "TK8S_SHUTDOWN_GRACE", "shutdown.grace") + setting_duration(&h.env, "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown.hard_deadline");
+        let drain = setting_duration(&h.env, &S::SHUTDOWN_GRACE) + setting_duration(&h.env, &S::SHUTDOWN_HARD_DEADLINE);
         let period = o.pointer("/spec/template/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
         if !codec_server && (period as u64) < drain.as_secs() {
             out.push(finding("TK001", o, format!(
@@ -172,8 +171,8 @@ pub fn lint(objects: &[Value]) -> Vec<Finding> {
                 "run one: ids are deterministic, so extra replicas only race to start the same workflows"));
         }
         // TK008
-        let has_key = h.env.contains_key("TEMPORAL_API_KEY") || h.env.contains_key("TK8S_API_KEY_FILE");
-        if has_key && h.env.get("TEMPORAL_TLS").is_some_and(|v| matches!(v.as_str(), "false" | "0" | "no" | "off")) {
+        let has_key = h.env.contains_key(S::TEMPORAL_API_KEY.env) || h.env.contains_key(S::TEMPORAL_API_KEY_FILE.env);
+        if has_key && h.env.get(S::TEMPORAL_TLS.env).is_some_and(|v| matches!(v.as_str(), "false" | "0" | "no" | "off")) {
             out.push(finding("TK008", o, "an API key is configured with TEMPORAL_TLS=false".into(), "API keys must travel over TLS: remove TEMPORAL_TLS=false"));
         }
     }

@@ -2,6 +2,7 @@
 //! probe paths and defaults come from `tk8s-config`'s settings table, the same source the binary
 //! reads, so a rendered manifest cannot disagree with the binary it runs.
 
+use tk8s_config::spec as S;
 use crate::deploy::{Auth, DeployConfig, Resources, Role, Scaler, go_duration, grace};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
@@ -34,15 +35,11 @@ pub const KILL_MARGIN_S: i64 = 5;
 
 /// The admin port and paths, from the settings table the binary itself uses.
 pub fn admin_port() -> i32 {
-    tk8s_config::spec::by_key("admin.port").and_then(|s| s.default).and_then(|p| p.parse().ok()).unwrap_or(9090)
+    S::ADMIN_PORT.default_int().and_then(|p| i32::try_from(p).ok()).unwrap_or(9090)
 }
 
 fn hard_deadline_s() -> i64 {
-    tk8s_config::spec::by_key("shutdown.hard_deadline")
-        .and_then(|s| s.default)
-        .and_then(tk8s_config::parse_duration)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(5)
+    S::SHUTDOWN_HARD_DEADLINE.default_duration().map(|d| d.as_secs() as i64).unwrap_or(5)
 }
 
 /// A rendered object: file name (without directory) and its JSON value.
@@ -92,24 +89,24 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
     let mut put = |k: &str, v: &str| {
         data.insert(k.to_string(), v.to_string());
     };
-    put("TEMPORAL_ADDRESS", &c.temporal.address);
-    put("TEMPORAL_NAMESPACE", &c.temporal.namespace);
-    put("TK8S_TASK_QUEUE", c.task_queue());
-    put("TK8S_LOG_FORMAT", "json");
-    put("TK8S_ADMIN_PORT", &admin_port().to_string());
+    put(S::TEMPORAL_ADDRESS.env, &c.temporal.address);
+    put(S::TEMPORAL_NAMESPACE.env, &c.temporal.namespace);
+    put(S::WORKER_TASK_QUEUE.env, c.task_queue());
+    put(S::LOG_FORMAT.env, "json");
+    put(S::ADMIN_PORT.env, &admin_port().to_string());
     match c.temporal.auth {
         Auth::None => {}
-        Auth::Mtls => put("TK8S_TLS_CERT_DIR", TLS_DIR),
-        Auth::ApiKey => put("TEMPORAL_TLS", "true"),
+        Auth::Mtls => put(S::TEMPORAL_TLS_CERT_DIR.env, TLS_DIR),
+        Auth::ApiKey => put(S::TEMPORAL_TLS.env, "true"),
     }
     if let Some(name) = &c.temporal.server_name {
-        put("TEMPORAL_TLS_SERVER_NAME", name);
+        put(S::TEMPORAL_TLS_SERVER_NAME.env, name);
     }
     if c.encryption.is_some() {
-        put("TK8S_CODEC_KEYS_DIR", CODEC_KEYS_DIR);
+        put(S::CODEC_KEYS_DIR.env, CODEC_KEYS_DIR);
     }
     if let Some(endpoint) = &c.monitoring.otlp_endpoint {
-        put("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+        put(S::LOG_OTLP_ENDPOINT.env, endpoint);
     }
     ConfigMap { metadata: meta(c, format!("{}-config", c.app.name), "config"), data: Some(data), ..Default::default() }
 }
@@ -146,9 +143,9 @@ fn controller_managed(c: &DeployConfig, component: &str) -> bool {
 /// A role's container env: its settings, the drain grace, and the API key file it mounts.
 pub(crate) fn role_env(c: &DeployConfig, role: &Role, component: &str) -> BTreeMap<String, String> {
     let mut env = role.settings.clone();
-    env.insert("TK8S_SHUTDOWN_GRACE".into(), role.shutdown_grace.clone());
+    env.insert(S::SHUTDOWN_GRACE.env.into(), role.shutdown_grace.clone());
     if c.temporal.auth == Auth::ApiKey && !controller_managed(c, component) {
-        env.insert("TK8S_API_KEY_FILE".into(), format!("{API_KEY_DIR}/api-key"));
+        env.insert(S::TEMPORAL_API_KEY_FILE.env.into(), format!("{API_KEY_DIR}/api-key"));
     }
     env
 }
@@ -284,7 +281,7 @@ fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
         image_pull_policy: Some("Always".into()),
         args: Some(vec!["check".into()]),
         env_from: Some(env_from),
-        env: Some(vec![EnvVar { name: "TK8S_CONNECT_TIMEOUT".into(), value: Some("120s".into()), ..Default::default() }]),
+        env: Some(vec![EnvVar { name: S::TEMPORAL_CONNECT_TIMEOUT.env.into(), value: Some("120s".into()), ..Default::default() }]),
         resources: Some(resources),
         security_context: Some(security),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
@@ -443,7 +440,7 @@ fn scaled_object(c: &DeployConfig) -> Option<Object> {
         "queueTypes": "workflow,activity",
     });
     if c.temporal.auth == Auth::ApiKey {
-        metadata["apiKeyFromEnv"] = json!("TEMPORAL_API_KEY");
+        metadata["apiKeyFromEnv"] = json!(S::TEMPORAL_API_KEY.env);
     }
     Some(Object {
         file: "scaledobject-worker.yaml".into(),

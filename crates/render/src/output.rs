@@ -85,6 +85,11 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
         "labels": [{ "pairs": { "app.kubernetes.io/version": env.app.tag }, "includeSelectors": false, "includeTemplates": true }],
         "images": [{ "name": format!("{}", base.app.image), "newTag": env.app.tag }],
     });
+    if base.codec_server.is_some()
+        && let Some(images) = k["images"].as_array_mut()
+    {
+        images.push(json!({ "name": base.tk8s_image(), "newTag": env.app.tag }));
+    }
     let mut patches = Vec::new();
     let worker = format!("{}-worker", base.app.name);
     let managed = base.worker.controller.is_some();

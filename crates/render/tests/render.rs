@@ -300,12 +300,12 @@ fn controller_with(extra: &str) -> String {
 }
 
 #[test]
-fn the_codec_server_is_authenticated_isolated_and_runs_from_the_app_image() {
+fn the_codec_server_is_authenticated_isolated_and_runs_from_the_tk8s_image() {
     let objs = objects(&controller_api_key());
     let find = |kind: &str, name: &str| objs.iter().map(|o| &o.value).find(|v| v["kind"] == kind && v["metadata"]["name"] == name).cloned();
     let d = find("Deployment", "greeting-codec-server").expect("codec server Deployment");
     let c = &d["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(c["image"], "registry.example.com/greeting:0.1.0");
+    assert_eq!(c["image"], "registry.example.com/tk8s:0.1.0", "the tk8s image, beside the app's, with the app's tag");
     assert_eq!(c["command"], json!(["/usr/local/bin/tk8s"]));
     assert_eq!(c["args"], json!(["codec-server"]));
     let env: BTreeMap<&str, &str> = c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();
@@ -446,4 +446,59 @@ fn helm_chart_matches(config: &DeployConfig, chart: &Path) {
     std::fs::write(&typo, "worker:\n  replica: 3\n").unwrap();
     let out = Command::new(helm()).args(["lint"]).arg(chart).arg("-f").arg(&typo).output().unwrap();
     assert!(!out.status.success(), "values.schema.json should reject worker.replica");
+}
+
+/// Every env var every rendered container gets (its own `env` and the ConfigMaps it reads) is a
+/// setting the binary knows, and the container's whole env passes the binary's own validation
+/// (`Config::load`, as at start-up). The only problems allowed are files and directories that
+/// do not exist on this machine because the pod mounts them. Renaming a setting in tk8s-config
+/// without the renderer following it fails here.
+#[test]
+fn every_rendered_env_var_is_a_known_setting_with_a_value_the_binary_accepts() {
+    use tk8s_config::spec::{Kind, SETTINGS};
+    let mut checked = 0;
+    for (name, config) in variants() {
+        for env_name in [None, Some("dev"), Some("prod")] {
+            let objs: Vec<Value> = objects_for(&config, env_name).unwrap().into_iter().map(|o| o.value).collect();
+            let config_maps: BTreeMap<String, Value> =
+                objs.iter().filter(|o| o["kind"] == "ConfigMap").map(|o| (o["metadata"]["name"].as_str().unwrap().to_string(), o["data"].clone())).collect();
+            for o in objs.iter().filter(|o| o["kind"] == "Deployment" || o["kind"] == "WorkerDeployment") {
+                let pod = &o["spec"]["template"]["spec"];
+                for c in pod["containers"].as_array().into_iter().chain(pod["initContainers"].as_array()).flatten() {
+                    let mut env = BTreeMap::new();
+                    for from in c["envFrom"].as_array().into_iter().flatten() {
+                        let cm = &config_maps[from["configMapRef"]["name"].as_str().unwrap()];
+                        for (k, v) in cm.as_object().unwrap() {
+                            env.insert(k.clone(), v.as_str().unwrap().to_string());
+                        }
+                    }
+                    for e in c["env"].as_array().into_iter().flatten() {
+                        env.insert(e["name"].as_str().unwrap().to_string(), e["value"].as_str().unwrap_or_default().to_string());
+                    }
+                    let at = format!("{name}/{}/{}", o["metadata"]["name"].as_str().unwrap(), c["name"].as_str().unwrap());
+                    for var in env.keys() {
+                        assert!(SETTINGS.iter().any(|s| s.env == var), "{at}: {var} is not a setting tk8s-config knows");
+                    }
+                    let mut mounts: Vec<&str> = c["volumeMounts"].as_array().into_iter().flatten().map(|m| m["mountPath"].as_str().unwrap()).collect();
+                    if o["kind"] == "WorkerDeployment" {
+                        // The temporal-worker-controller mounts the Connection's mTLS Secret here.
+                        mounts.push("/etc/temporal/tls");
+                    }
+                    let app = tk8s_config::AppDefaults { name: "greeting".into(), task_queue: "greeting".into(), workflow_input: String::new() };
+                    let inputs = tk8s_config::Inputs { env: &env, args: &[], app: &app, cwd: Path::new("/") };
+                    if let Err(tk8s_config::ConfigError::Invalid(problems)) = tk8s_config::Config::load(&inputs) {
+                        for p in &problems {
+                            let setting = p.key.and_then(tk8s_config::spec::by_key);
+                            let mounted = setting.is_some_and(|s| {
+                                matches!(s.kind, Kind::File | Kind::Dir) && env.get(s.env).is_some_and(|v| mounts.iter().any(|m| v.starts_with(m)))
+                            });
+                            assert!(mounted, "{at}: the binary would refuse this env: {p}");
+                        }
+                    }
+                    checked += env.len();
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} env vars checked");
 }
