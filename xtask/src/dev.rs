@@ -28,8 +28,13 @@ impl Children {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                       child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let name = name.to_string();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
@@ -69,14 +74,19 @@ impl Children {
 
 /// Start `temporal server start-dev` on 127.0.0.1:`port` and wait until it is healthy.
 pub(crate) fn start_dev_server(children: &Arc<Children>, temporal: &Path, port: u16, extra: &[&str]) -> Result {
-    children.spawn("temporal", Command::new(temporal)
-        .args(["server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
-        .args(extra))?;
+    children.spawn(
+        "temporal",
+        Command::new(temporal).args(["server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string()]).args(extra),
+    )?;
     let address = format!("127.0.0.1:{port}");
     let up = (0..200).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
-        Command::new(temporal).args(["operator", "cluster", "health", "--address", &address])
-            .stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+        Command::new(temporal)
+            .args(["operator", "cluster", "health", "--address", &address])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     });
     if !up {
         children.stop_all();
@@ -121,8 +131,17 @@ pub fn dev(args: &[String]) -> Result {
     let codec = encrypted.then(|| free_port(8888));
     let keys = target.join("tk8s-dev-keys");
     let mut server_args: Vec<String> = [
-        "--ui-ip", "127.0.0.1", "--ui-port", &ui.to_string(), "--http-port", &free_port(7243).to_string(),
-        "--metrics-port", &free_port(7253).to_string(), "--ui-disable-news-fetch", "--log-level", "warn",
+        "--ui-ip",
+        "127.0.0.1",
+        "--ui-port",
+        &ui.to_string(),
+        "--http-port",
+        &free_port(7243).to_string(),
+        "--metrics-port",
+        &free_port(7253).to_string(),
+        "--ui-disable-news-fetch",
+        "--log-level",
+        "warn",
     ]
     .iter()
     .map(|a| a.to_string())
@@ -133,13 +152,16 @@ pub fn dev(args: &[String]) -> Result {
     }
     start_dev_server(&children, &temporal, port, &server_args.iter().map(String::as_str).collect::<Vec<_>>())?;
     if let Some(codec) = codec {
-        children.spawn("codec-server", Command::new(target.join("debug/tk8s"))
-            .arg("codec-server")
-            .env("TK8S_CODEC_KEYS_DIR", &keys)
-            .env("TK8S_CODEC_SERVER_BIND", "127.0.0.1")
-            .env("TK8S_CODEC_SERVER_PORT", codec.to_string())
-            .env("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", format!("http://127.0.0.1:{ui}"))
-            .env("TK8S_LOG_FORMAT", &log_format))?;
+        children.spawn(
+            "codec-server",
+            Command::new(target.join("debug/tk8s"))
+                .arg("codec-server")
+                .env("TK8S_CODEC_KEYS_DIR", &keys)
+                .env("TK8S_CODEC_SERVER_BIND", "127.0.0.1")
+                .env("TK8S_CODEC_SERVER_PORT", codec.to_string())
+                .env("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", format!("http://127.0.0.1:{ui}"))
+                .env("TK8S_LOG_FORMAT", &log_format),
+        )?;
     }
     let host = |role: &str, admin: u16| {
         let mut cmd = Command::new(&greeting);
@@ -154,14 +176,17 @@ pub fn dev(args: &[String]) -> Result {
         cmd
     };
     children.spawn("worker", &mut host("worker", worker_admin))?;
-    children.spawn("orchestrator", host("orchestrator", orch_admin)
-        .env("TK8S_ORCHESTRATOR_MODE", "interval")
-        .env("TK8S_ORCHESTRATOR_INTERVAL", "3s"))?;
+    children.spawn(
+        "orchestrator",
+        host("orchestrator", orch_admin).env("TK8S_ORCHESTRATOR_MODE", "interval").env("TK8S_ORCHESTRATOR_INTERVAL", "3s"),
+    )?;
     eprintln!(
         "\nxtask: greeting system running\n  Temporal UI      http://127.0.0.1:{ui}\n  Temporal gRPC    {address}\n  \
          worker           http://127.0.0.1:{worker_admin}/readyz  /metrics\n  orchestrator     http://127.0.0.1:{orch_admin}/readyz  /metrics\n  \
          list workflows   .venv/bin/temporal workflow list --address {address}\n{}  Ctrl-C drains the worker and stops everything\n",
-        codec.map(|c| format!("  codec server     http://127.0.0.1:{c} (the UI decodes through it; keys in {})\n", keys.display())).unwrap_or_default()
+        codec
+            .map(|c| format!("  codec server     http://127.0.0.1:{c} (the UI decodes through it; keys in {})\n", keys.display()))
+            .unwrap_or_default()
     );
     let started = Instant::now();
     let result = loop {
@@ -174,7 +199,14 @@ pub fn dev(args: &[String]) -> Result {
         }
         if let Some(n) = exit_after {
             let out = Command::new(&temporal)
-                .args(["workflow", "count", "--address", &address, "--query", "ExecutionStatus='Completed' AND WorkflowType='GreetingWorkflow'"])
+                .args([
+                    "workflow",
+                    "count",
+                    "--address",
+                    &address,
+                    "--query",
+                    "ExecutionStatus='Completed' AND WorkflowType='GreetingWorkflow'",
+                ])
                 .output();
             let done = out.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().last()?.parse::<usize>().ok());
             if done.is_some_and(|d| d >= n) {
@@ -198,5 +230,7 @@ pub(crate) fn write_dev_key(dir: &std::path::Path) -> Result {
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    std::fs::write(dir.join("k1.key"), hex).and_then(|_| std::fs::write(dir.join("active"), "k1")).map_err(|e| format!("{}: {e}", dir.display()))
+    std::fs::write(dir.join("k1.key"), hex)
+        .and_then(|_| std::fs::write(dir.join("active"), "k1"))
+        .map_err(|e| format!("{}: {e}", dir.display()))
 }

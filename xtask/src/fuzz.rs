@@ -21,7 +21,8 @@ pub fn fuzz(args: &[String]) -> Result {
     if targets.is_empty() {
         targets = FUZZ_TARGETS.to_vec();
     }
-    let have_fuzz = Command::new("cargo").args(["fuzz", "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let have_fuzz =
+        Command::new("cargo").args(["fuzz", "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     if !have_fuzz {
         eprintln!("xtask: installing cargo-fuzz (crates registry)");
         run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;

@@ -68,8 +68,13 @@ pub fn image(_args: &[String]) -> Result<Built> {
             file_size(bin)
         ));
     }
-    println!("base {BASE_IMAGE}: {} ({}; {:.1}s); release build {:.0}s", mb(base),
-        if packages.is_empty() { "pulled".to_string() } else { packages.join(" ") }, base_s, compile_s);
+    println!(
+        "base {BASE_IMAGE}: {} ({}; {:.1}s); release build {:.0}s",
+        mb(base),
+        if packages.is_empty() { "pulled".to_string() } else { packages.join(" ") },
+        base_s,
+        compile_s
+    );
     let quoted: Vec<String> = packages.iter().map(|p| format!("\"{p}\"")).collect();
     let json = format!(
         "{{\n  \"images\": [\n    {}\n  ],\n  \"base\": {{\"image\": \"{BASE_IMAGE}\", \"uncompressed_bytes\": {base}, \"packages\": [{}], \"assemble_s\": {base_s:.2}}},\n  \"release_build_s\": {compile_s:.0}\n}}\n",
@@ -102,7 +107,8 @@ pub fn kube(args: &[String]) -> Result {
     let text = local::deploy_config(&example, &registry, "dev", &server.address(), "3s")?;
     let config = tk8s_render::DeployConfig::parse(std::path::Path::new("examples/greeting/deploy.toml (pointed at this machine)"), &text)
         .map_err(|e| e.to_string())?;
-    let objects: Vec<serde_json::Value> = tk8s_render::objects_for(&config, None).map_err(|e| e.to_string())?.into_iter().map(|o| o.value).collect();
+    let objects: Vec<serde_json::Value> =
+        tk8s_render::objects_for(&config, None).map_err(|e| e.to_string())?.into_iter().map(|o| o.value).collect();
     let state = root().join(".tk8s/kube");
     let _ = std::fs::remove_dir_all(&state);
     let plan = local::plan(&state.join("secrets"))?;
@@ -114,7 +120,8 @@ pub fn kube(args: &[String]) -> Result {
     let started = Instant::now();
     let pods = Pods::play(podman, &adapted, 30)?;
     for (deployment, port) in &plan.ports {
-        let ready = tk8s_testkit::wait_until(Duration::from_secs(60), || tk8s_testkit::http_get(*port, "/readyz").map(|r| r.0) == Some(200));
+        let ready =
+            tk8s_testkit::wait_until(Duration::from_secs(60), || tk8s_testkit::http_get(*port, "/readyz").map(|r| r.0) == Some(200));
         if !ready {
             let container = pods.container(deployment, deployment.trim_start_matches("greeting-"));
             return Err(format!("{deployment} never became ready:\n{}", pods.logs(&container)));
@@ -124,7 +131,11 @@ pub fn kube(args: &[String]) -> Result {
     for (deployment, port) in &plan.ports {
         println!("  {deployment:<24} http://127.0.0.1:{port}/readyz");
     }
-    println!("  Temporal gRPC            {}\n  list workflows           .venv/bin/temporal workflow list --address {}\n  Ctrl-C stops the pods (drain) and removes them\n", server.address(), server.address());
+    println!(
+        "  Temporal gRPC            {}\n  list workflows           .venv/bin/temporal workflow list --address {}\n  Ctrl-C stops the pods (drain) and removes them\n",
+        server.address(),
+        server.address()
+    );
     let stopping = Arc::new(AtomicBool::new(false));
     {
         let stopping = stopping.clone();
@@ -137,7 +148,11 @@ pub fn kube(args: &[String]) -> Result {
             break Ok(());
         }
         if let Some(n) = exit_after {
-            let done = server.statuses("WorkflowId STARTS_WITH 'greeting-interval-'").values().filter(|s| *s == "WORKFLOW_EXECUTION_STATUS_COMPLETED").count();
+            let done = server
+                .statuses("WorkflowId STARTS_WITH 'greeting-interval-'")
+                .values()
+                .filter(|s| *s == "WORKFLOW_EXECUTION_STATUS_COMPLETED")
+                .count();
             if done >= n {
                 println!("xtask: {n} workflows completed by the pods after {:.1} s", watch.elapsed().as_secs_f64());
                 break Ok(());
@@ -151,7 +166,11 @@ pub fn kube(args: &[String]) -> Result {
     pods.stop()?;
     let worker = pods.logs(&pods.container("greeting-worker", "worker"));
     let drained = worker.contains("shutdown ended: drained");
-    println!("xtask: pods stopped in {:.1} s; worker {}", t.elapsed().as_secs_f64(), if drained { "drained cleanly" } else { "did NOT log a clean drain" });
+    println!(
+        "xtask: pods stopped in {:.1} s; worker {}",
+        t.elapsed().as_secs_f64(),
+        if drained { "drained cleanly" } else { "did NOT log a clean drain" }
+    );
     drop(pods);
     outcome?;
     if drained { Ok(()) } else { Err(format!("the worker did not drain:\n{worker}")) }

@@ -1,21 +1,15 @@
 //! `cargo xtask measure`: the release host's own figures against a real dev server: start to
 //! ready, idle shutdown, memory, binary size; `bench/results/host.json`.
 
-use crate::{Result, root, run};
 use crate::dev::{Children, free_port, start_dev_server};
+use crate::{Result, root, run};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn http_status(port: u16, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_whitespace().nth(1)?.parse().ok()
+    tk8s_testkit::http_get(port, path).map(|(status, _)| status)
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -39,14 +33,23 @@ pub fn measure() -> Result {
     let port = free_port(0);
     let address = format!("127.0.0.1:{port}");
     let children = Arc::new(Children(Mutex::new(Vec::new())));
-    start_dev_server(&children, &temporal, port, &[
-        "--headless", "--http-port", &free_port(0).to_string(), "--metrics-port", &free_port(0).to_string(), "--log-level", "error",
-    ])?;
+    start_dev_server(
+        &children,
+        &temporal,
+        port,
+        &["--headless", "--http-port", &free_port(0).to_string(), "--metrics-port", &free_port(0).to_string(), "--log-level", "error"],
+    )?;
     let spawn = |role: &str, admin: u16, extra: &[(&str, &str)]| {
         let mut cmd = Command::new(&greeting);
-        cmd.arg(role).env_clear().env("TEMPORAL_ADDRESS", &address).env("TK8S_ADMIN_PORT", admin.to_string())
-            .env("TK8S_ADMIN_BIND", "127.0.0.1").env("TK8S_LOG_FORMAT", "json").env("TK8S_READINESS_CHECK_INTERVAL", "1s")
-            .stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg(role)
+            .env_clear()
+            .env("TEMPORAL_ADDRESS", &address)
+            .env("TK8S_ADMIN_PORT", admin.to_string())
+            .env("TK8S_ADMIN_BIND", "127.0.0.1")
+            .env("TK8S_LOG_FORMAT", "json")
+            .env("TK8S_READINESS_CHECK_INTERVAL", "1s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         for (k, v) in extra {
             cmd.env(k, v);
         }
@@ -80,7 +83,8 @@ pub fn measure() -> Result {
         std::thread::sleep(Duration::from_millis(10));
     }
     let t = Instant::now();
-    let status = spawn("orchestrator", free_port(0), &[("TK8S_ORCHESTRATOR_COUNT", "200")]).and_then(|mut o| o.wait()).map_err(|e| e.to_string())?;
+    let status =
+        spawn("orchestrator", free_port(0), &[("TK8S_ORCHESTRATOR_COUNT", "200")]).and_then(|mut o| o.wait()).map_err(|e| e.to_string())?;
     let batch_s = t.elapsed().as_secs_f64();
     let rss_loaded = rss_kib(w.id()).unwrap_or(0);
     let _ = Command::new("kill").args(["-TERM", &w.id().to_string()]).status();
@@ -93,8 +97,10 @@ pub fn measure() -> Result {
     let json = format!(
         "{{\n  \"start_to_ready_ms_median\": {:.1},\n  \"start_to_ready_ms\": {:?},\n  \"idle_sigterm_to_exit_ms_median\": {:.1},\n  \"idle_sigterm_to_exit_ms\": {:?},\n  \
          \"rss_idle_kib\": {rss_idle},\n  \"rss_after_200_workflows_kib\": {rss_loaded},\n  \"batch_200_workflows_s\": {batch_s:.2},\n  \"release_binary_bytes\": {size}\n}}\n",
-        median(ready_ms.clone()), ready_ms.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
-        median(exit_ms.clone()), exit_ms.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
+        median(ready_ms.clone()),
+        ready_ms.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
+        median(exit_ms.clone()),
+        exit_ms.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
     );
     let dir = root().join("bench/results");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;

@@ -25,29 +25,41 @@ fn command() -> Command {
         .subcommand(
             Command::new("render")
                 .about("Write manifests (plain/), kustomize base and overlays, a Helm chart and alert rules")
-                .arg(Arg::new("config").long("config").value_name("FILE").required(true).value_parser(value_parser!(PathBuf)).help("The deploy config"))
-                .arg(Arg::new("out").long("out").value_name("DIR").required(true).value_parser(value_parser!(PathBuf)).help("Directory to write into")),
-        )
-        .subcommand(
-            Command::new("lint")
-                .about("Check manifests for Temporal-specific mistakes; exit 1 on findings")
                 .arg(
-                    Arg::new("paths")
-                        .value_name("PATH")
+                    Arg::new("config")
+                        .long("config")
+                        .value_name("FILE")
                         .required(true)
-                        .num_args(1..)
-                        .action(ArgAction::Append)
                         .value_parser(value_parser!(PathBuf))
-                        .help("Manifest files, or directories whose *.yaml files are read"),
+                        .help("The deploy config"),
+                )
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_name("DIR")
+                        .required(true)
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Directory to write into"),
                 ),
         )
-        .subcommand(with_settings(
-            Command::new("codec-server").about("Serve /encode and /decode for the Temporal Web UI and CLI"),
-        ))
         .subcommand(
-            Command::new("config").about("Inspect the configuration").subcommand_required(true).arg_required_else_help(true).subcommand(
-                with_settings(Command::new("show").about("Print every resolved setting and its origin (secrets redacted)")),
+            Command::new("lint").about("Check manifests for Temporal-specific mistakes; exit 1 on findings").arg(
+                Arg::new("paths")
+                    .value_name("PATH")
+                    .required(true)
+                    .num_args(1..)
+                    .action(ArgAction::Append)
+                    .value_parser(value_parser!(PathBuf))
+                    .help("Manifest files, or directories whose *.yaml files are read"),
             ),
+        )
+        .subcommand(with_settings(Command::new("codec-server").about("Serve /encode and /decode for the Temporal Web UI and CLI")))
+        .subcommand(
+            Command::new("config")
+                .about("Inspect the configuration")
+                .subcommand_required(true)
+                .arg_required_else_help(true)
+                .subcommand(with_settings(Command::new("show").about("Print every resolved setting and its origin (secrets redacted)"))),
         )
         .subcommand(
             Command::new("completions")
@@ -59,13 +71,16 @@ fn command() -> Command {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let matches = match command().try_get_matches_from(&args) {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) { 0 } else { 64 });
-        }
-    };
+    let matches =
+        match command().try_get_matches_from(&args) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = e.print();
+                return ExitCode::from(
+                    if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) { 0 } else { 64 },
+                );
+            }
+        };
     ExitCode::from(match matches.subcommand() {
         Some(("init", m)) => init(m.get_one::<PathBuf>("file").cloned().unwrap_or_default()),
         Some(("render", m)) => render(m),

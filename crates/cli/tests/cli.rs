@@ -14,7 +14,8 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-const COMMANDS: &[&[&str]] = &[&[], &["init"], &["render"], &["lint"], &["codec-server"], &["config"], &["config", "show"], &["completions"]];
+const COMMANDS: &[&[&str]] =
+    &[&[], &["init"], &["render"], &["lint"], &["codec-server"], &["config"], &["config", "show"], &["completions"]];
 
 #[test]
 fn every_command_answers_help_with_exit_0_and_the_text_is_kept() {
@@ -31,7 +32,10 @@ fn every_command_answers_help_with_exit_0_and_the_text_is_kept() {
         assert_snapshot(&snapshot, &String::from_utf8_lossy(&out.stdout));
     }
     let out = tk8s(&["--version"]);
-    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).trim().to_string()), (Some(0), format!("tk8s {}", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        (Some(0), format!("tk8s {}", env!("CARGO_PKG_VERSION")))
+    );
 }
 
 #[test]
@@ -76,8 +80,14 @@ fn codec_server_without_auth_on_a_reachable_address_exits_78_naming_the_fix() {
     let keys = keys_dir(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_tk8s")).arg("codec-server").env_clear().env("TK8S_CODEC_KEYS_DIR", &keys).output().unwrap();
     assert_eq!(out.status.code(), Some(78), "{}", text(&out));
-    for needle in ["default: codec_server.bind = 0.0.0.0", "decrypt every payload", "TK8S_CODEC_SERVER_TOKENS_FILE",
-                   "TK8S_CODEC_SERVER_JWKS_URL", "TK8S_CODEC_SERVER_BIND", "TK8S_CODEC_SERVER_ALLOW_UNAUTHENTICATED=true"] {
+    for needle in [
+        "default: codec_server.bind = 0.0.0.0",
+        "decrypt every payload",
+        "TK8S_CODEC_SERVER_TOKENS_FILE",
+        "TK8S_CODEC_SERVER_JWKS_URL",
+        "TK8S_CODEC_SERVER_BIND",
+        "TK8S_CODEC_SERVER_ALLOW_UNAUTHENTICATED=true",
+    ] {
         assert!(text(&out).contains(needle), "{needle:?} missing:\n{}", text(&out));
     }
 }

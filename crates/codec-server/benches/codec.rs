@@ -16,8 +16,8 @@ use hyper_util::rt::TokioExecutor;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use temporalio_common::protos::temporal::api::common::v1::Payload;
-use tk8s_codec_server::router::{ServerMetrics, ServerOptions, app, payload_json};
 use tk8s_codec::{Codec, KeyRing};
+use tk8s_codec_server::router::{ServerMetrics, ServerOptions, app, payload_json};
 
 const SECONDS: u64 = 3;
 
@@ -90,12 +90,18 @@ fn main() {
     let plain = load(&codec, open, None);
     let jwt = load(&codec, with_jwt, Some(&token));
     for (name, r) in [("no auth", &plain), ("ES256 JWT", &jwt)] {
-        println!("codec server, {name}: {:.0} req/s, p50 {} us, p99 {} us, {} errors (16 connections, 10 payloads x 256 B per request)", r.rps, r.p50, r.p99, r.errors);
+        println!(
+            "codec server, {name}: {:.0} req/s, p50 {} us, p99 {} us, {} errors (16 connections, 10 payloads x 256 B per request)",
+            r.rps, r.p50, r.p99, r.errors
+        );
     }
     println!("codec server with JWT / without: {:.3} of the requests per second", jwt.rps / plain.rps);
     let json = format!(
         "{{\n  \"codec\": [\n    {}\n  ],\n  \"codec_server\": {},\n  \"codec_server_jwt_es256\": {},\n  \"jwt_to_no_auth_requests_ratio\": {:.3}\n}}\n",
-        rows.join(",\n    "), plain.json(), jwt.json(), jwt.rps / plain.rps
+        rows.join(",\n    "),
+        plain.json(),
+        jwt.json(),
+        jwt.rps / plain.rps
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/results");
     let _ = std::fs::create_dir_all(&dir);
@@ -124,7 +130,9 @@ fn serve(codec: std::sync::Arc<Codec>, jwt: Option<tk8s_config::Jwt>) -> std::ne
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let jwt = jwt.map(|j| std::sync::Arc::new(tk8s_codec_server::jwt::Verifier::new(&j).unwrap()));
-    let router = app(codec, ServerOptions { allowed_origins: vec![], tokens_file: None, jwt, max_body_bytes: 4 << 20 }, ServerMetrics::new()).unwrap();
+    let router =
+        app(codec, ServerOptions { allowed_origins: vec![], tokens_file: None, jwt, max_body_bytes: 4 << 20 }, ServerMetrics::new())
+            .unwrap();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move { axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), router).await.unwrap() });

@@ -138,7 +138,13 @@ impl Verifier {
                     .user_agent(concat!("tk8s-codec-server/", env!("CARGO_PKG_VERSION")))
                     .build()
                     .map_err(|e| JwtError::Jwks { source_name: url.clone(), reason: format!("HTTP client: {e}") })?;
-                Source::Url { url: url.clone(), client, keys: RwLock::default(), fetched: Mutex::new(None), fetching: AtomicBool::new(false) }
+                Source::Url {
+                    url: url.clone(),
+                    client,
+                    keys: RwLock::default(),
+                    fetched: Mutex::new(None),
+                    fetching: AtomicBool::new(false),
+                }
             }
             Jwks::File(path) => {
                 let file = path.clone();
@@ -270,7 +276,9 @@ impl Verifier {
                 ErrorKind::InvalidSignature => "bad signature".to_string(),
                 ErrorKind::ExpiredSignature => "expired".into(),
                 ErrorKind::ImmatureSignature => "not valid yet (nbf)".into(),
-                ErrorKind::InvalidAudience | ErrorKind::MissingRequiredClaim(_) if !has_claim(token, "aud") => "wrong audience (none given)".into(),
+                ErrorKind::InvalidAudience | ErrorKind::MissingRequiredClaim(_) if !has_claim(token, "aud") => {
+                    "wrong audience (none given)".into()
+                }
                 ErrorKind::InvalidAudience => "wrong audience".into(),
                 ErrorKind::InvalidIssuer => "wrong issuer".into(),
                 ErrorKind::MissingRequiredClaim(c) => format!("no {c} claim"),
@@ -349,7 +357,11 @@ mod tests {
         let jwk = json!({ "kty": "EC", "crv": "P-256", "kid": kid, "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]) });
         let kid = kid.to_string();
         (jwk, move |claims: &Value| {
-            let signed = format!("{}.{}", URL_SAFE_NO_PAD.encode(json!({ "alg": "ES256", "kid": kid }).to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let signed = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(json!({ "alg": "ES256", "kid": kid }).to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
             let sig = key.sign(&ring::rand::SystemRandom::new(), signed.as_bytes()).unwrap();
             format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
         })
@@ -400,7 +412,12 @@ mod tests {
             let e = v.verify(&forged).await.expect_err(alg).to_string();
             assert!(e.contains(why), "{alg}: {e}");
         }
-        let tampered = format!("{}.{}.{}", good.split('.').next().unwrap(), URL_SAFE_NO_PAD.encode(json!({ "exp": unix_now() + 9999, "aud": "temporal-ui" }).to_string()), good.split('.').nth(2).unwrap());
+        let tampered = format!(
+            "{}.{}.{}",
+            good.split('.').next().unwrap(),
+            URL_SAFE_NO_PAD.encode(json!({ "exp": unix_now() + 9999, "aud": "temporal-ui" }).to_string()),
+            good.split('.').nth(2).unwrap()
+        );
         assert!(v.verify(&tampered).await.unwrap_err().to_string().contains("bad signature"));
         assert!(v.verify("garbage").await.unwrap_err().to_string().contains("not a JWT"));
     }

@@ -42,19 +42,27 @@ pub struct ServerOptions {
     pub max_body_bytes: usize,
 }
 
+/// The tokens file cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("tokens file {}: {source}", path.display())]
+pub struct TokensFileError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
 /// Accepted bearer tokens from a mounted file, re-read when it changes. The file is looked at no
 /// more than once a second, so a busy server does not stat it on every request.
-struct Tokens(Watched<Vec<Vec<u8>>, String>);
+struct Tokens(Watched<Vec<Vec<u8>>, TokensFileError>);
 
 const TOKEN_RECHECK: Duration = Duration::from_secs(1);
 
 impl Tokens {
-    fn load(path: PathBuf) -> Result<Tokens, String> {
+    fn load(path: PathBuf) -> Result<Tokens, TokensFileError> {
         let file = path.clone();
         let read = move || {
             std::fs::read_to_string(&file)
                 .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.as_bytes().to_vec()).collect())
-                .map_err(|e| format!("tokens file {}: {e}", file.display()))
+                .map_err(|source| TokensFileError { path: file.clone(), source })
         };
         Watched::new(Watch::Files(vec![path]), TOKEN_RECHECK, read).map(Tokens)
     }
@@ -108,10 +116,14 @@ pub struct ServerMetrics {
 impl ServerMetrics {
     pub fn new() -> Arc<ServerMetrics> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(Opts::new("tk8s_codec_requests_total", "Codec server requests by endpoint and status code."), &["endpoint", "code"])
-            .unwrap_or_else(|e| unreachable!("static metric: {e}"));
-        let payloads = IntCounterVec::new(Opts::new("tk8s_codec_payloads_total", "Payloads encoded or decoded by the codec server."), &["operation"])
-            .unwrap_or_else(|e| unreachable!("static metric: {e}"));
+        let requests = IntCounterVec::new(
+            Opts::new("tk8s_codec_requests_total", "Codec server requests by endpoint and status code."),
+            &["endpoint", "code"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric: {e}"));
+        let payloads =
+            IntCounterVec::new(Opts::new("tk8s_codec_payloads_total", "Payloads encoded or decoded by the codec server."), &["operation"])
+                .unwrap_or_else(|e| unreachable!("static metric: {e}"));
         let duration = HistogramVec::new(
             HistogramOpts::new("tk8s_codec_request_duration_seconds", "Codec server request latency.")
                 .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
@@ -121,7 +133,12 @@ impl ServerMetrics {
         let build = prometheus::IntGaugeVec::new(Opts::new("tk8s_build_info", "Build information; always 1."), &["version", "app", "role"])
             .unwrap_or_else(|e| unreachable!("static metric: {e}"));
         build.with_label_values(&[env!("CARGO_PKG_VERSION"), "tk8s", "codec-server"]).set(1);
-        for c in [Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>, Box::new(payloads.clone()), Box::new(duration.clone()), Box::new(build)] {
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(payloads.clone()),
+            Box::new(duration.clone()),
+            Box::new(build),
+        ] {
             let _ = registry.register(c);
         }
         for op in ["encode", "decode"] {
@@ -140,7 +157,7 @@ struct State {
 
 /// The codec server's router (no socket: tests call it with `oneshot`). Fails only when the
 /// tokens file cannot be read.
-pub fn app(codec: Arc<Codec>, options: ServerOptions, metrics: Arc<ServerMetrics>) -> Result<Router, String> {
+pub fn app(codec: Arc<Codec>, options: ServerOptions, metrics: Arc<ServerMetrics>) -> Result<Router, TokensFileError> {
     let tokens = options.tokens_file.clone().map(Tokens::load).transpose()?;
     let state = Arc::new(State { codec, options, tokens, metrics });
     Ok(Router::new().fallback(move |req: Request<Body>| {
@@ -366,7 +383,8 @@ mod tests {
     #[tokio::test]
     async fn cors_only_for_allowed_origins_including_preflight() {
         let (r, _d) = router(Some("tok"));
-        let pre = [("origin", UI), ("access-control-request-method", "POST"), ("access-control-request-headers", "content-type,x-namespace")];
+        let pre =
+            [("origin", UI), ("access-control-request-method", "POST"), ("access-control-request-headers", "content-type,x-namespace")];
         let (code, h, _) = call(&r, "OPTIONS", "/decode", &pre, "").await;
         assert_eq!(code, StatusCode::NO_CONTENT, "preflight needs no token");
         assert_eq!(h["access-control-allow-origin"], UI);
@@ -375,7 +393,8 @@ mod tests {
         let (code, h, _) = call(&r, "OPTIONS", "/decode", &evil, "").await;
         assert_eq!(code, StatusCode::FORBIDDEN);
         assert!(h.get("access-control-allow-origin").is_none());
-        let (_, h, _) = call(&r, "POST", "/decode", &[("origin", "http://localhost:8233"), ("authorization", "Bearer tok")], &plain_body()).await;
+        let (_, h, _) =
+            call(&r, "POST", "/decode", &[("origin", "http://localhost:8233"), ("authorization", "Bearer tok")], &plain_body()).await;
         assert!(h.get("access-control-allow-origin").is_none(), "localhost is not 127.0.0.1");
         let (_, h, _) = call(&r, "POST", "/decode", &[("origin", UI)], &plain_body()).await;
         assert_eq!(h["access-control-allow-origin"], UI, "even a 401 carries CORS headers so the browser can read it");

@@ -108,9 +108,9 @@ pub async fn bind(config: &Config) -> Result<Bound, ServeError> {
         jwt,
         max_body_bytes: s.max_body_bytes,
     };
-    let router = app(keys.codec(), options, ServerMetrics::new()).map_err(|reason| ServeError::Unusable {
+    let router = app(keys.codec(), options, ServerMetrics::new()).map_err(|e| ServeError::Unusable {
         what: "the tokens file is not usable",
-        reason,
+        reason: e.to_string(),
         hint: format!("check {}", spec::CODEC_SERVER_TOKENS_FILE.env),
     })?;
     let listener = tokio::net::TcpListener::bind(s.addr).await.map_err(|source| ServeError::Bind { addr: s.addr, source })?;

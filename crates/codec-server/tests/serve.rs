@@ -13,7 +13,8 @@ fn config(dir: &tempfile::TempDir, settings: &[(&str, &str)]) -> Result<Config, 
     std::fs::create_dir_all(&keys).unwrap();
     std::fs::write(keys.join("k1.key"), KEY).unwrap();
     std::fs::write(keys.join("active"), "k1").unwrap();
-    let mut env: BTreeMap<String, String> = [("TK8S_CODEC_KEYS_DIR", keys.display().to_string())].into_iter().map(|(k, v)| (k.into(), v)).collect();
+    let mut env: BTreeMap<String, String> =
+        [("TK8S_CODEC_KEYS_DIR", keys.display().to_string())].into_iter().map(|(k, v)| (k.into(), v)).collect();
     for (k, v) in settings {
         env.insert(k.to_string(), v.to_string());
     }
@@ -27,7 +28,12 @@ async fn start(config: Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>,
     let port = bound.local_addr().unwrap().port();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        bound.run(async move { let _ = rx.await; }).await.expect("serves");
+        bound
+            .run(async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serves");
     });
     (SocketAddr::from(([127, 0, 0, 1], port)), tx, task)
 }
@@ -52,8 +58,15 @@ async fn no_authentication_on_a_reachable_address_is_refused_before_binding() {
     };
     assert_eq!(e.exit_code(), 78);
     let text = e.to_string();
-    for needle in ["default", "codec_server.bind = 0.0.0.0", "decrypt every payload", "TK8S_CODEC_SERVER_TOKENS_FILE",
-                   "TK8S_CODEC_SERVER_JWKS_URL", "TK8S_CODEC_SERVER_BIND", "TK8S_CODEC_SERVER_ALLOW_UNAUTHENTICATED=true"] {
+    for needle in [
+        "default",
+        "codec_server.bind = 0.0.0.0",
+        "decrypt every payload",
+        "TK8S_CODEC_SERVER_TOKENS_FILE",
+        "TK8S_CODEC_SERVER_JWKS_URL",
+        "TK8S_CODEC_SERVER_BIND",
+        "TK8S_CODEC_SERVER_ALLOW_UNAUTHENTICATED=true",
+    ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
     assert!(std::net::TcpListener::bind(format!("0.0.0.0:{port}")).is_ok(), "the port was bound although start-up was refused");

@@ -76,11 +76,7 @@ impl Codec {
             .map_err(|_| CodecError::Malformed("encryption failed".into()))?;
         data.extend_from_slice(tag.as_ref());
         Ok(Payload {
-            metadata: [
-                (METADATA_ENCODING.to_string(), ENCRYPTED.to_vec()),
-                (METADATA_KEY_ID.to_string(), id.as_bytes().to_vec()),
-            ]
-            .into(),
+            metadata: [(METADATA_ENCODING.to_string(), ENCRYPTED.to_vec()), (METADATA_KEY_ID.to_string(), id.as_bytes().to_vec())].into(),
             data,
             ..Default::default()
         })
@@ -104,7 +100,8 @@ impl Codec {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CodecError::Decrypt { id: id.clone() })?;
         let mut buf = sealed.to_vec();
         let plain = key.open_in_place(nonce, Aad::empty(), &mut buf).map_err(|_| CodecError::Decrypt { id: id.clone() })?;
-        let inner = Payload::decode(&plain[..]).map_err(|e| CodecError::Malformed(format!("decrypted payload (key {id:?}) is not a Payload: {e}")))?;
+        let inner = Payload::decode(&plain[..])
+            .map_err(|e| CodecError::Malformed(format!("decrypted payload (key {id:?}) is not a Payload: {e}")))?;
         if inner.metadata.get(METADATA_ENCODING).map(Vec::as_slice) != Some(ZLIB) {
             return Ok(inner);
         }
@@ -133,12 +130,20 @@ impl Codec {
 pub struct SdkCodec(pub Arc<Codec>);
 
 impl PayloadCodec for SdkCodec {
-    fn encode(&self, _: &SerializationContextData, payloads: Vec<Payload>) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
+    fn encode(
+        &self,
+        _: &SerializationContextData,
+        payloads: Vec<Payload>,
+    ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
         let result = self.0.encode_all(&payloads).map_err(|e| PayloadConversionError::EncodingError(Box::new(e)));
         Box::pin(async move { result })
     }
 
-    fn decode(&self, _: &SerializationContextData, payloads: Vec<Payload>) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
+    fn decode(
+        &self,
+        _: &SerializationContextData,
+        payloads: Vec<Payload>,
+    ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
         let result = self.0.decode_all(&payloads).map_err(|e| PayloadConversionError::EncodingError(Box::new(e)));
         Box::pin(async move { result })
     }

@@ -142,9 +142,15 @@ impl KeyRing {
 /// Where a ring comes from, so it can be reloaded when the files change.
 #[derive(Debug, Clone)]
 pub enum KeySource {
-    Dir { dir: PathBuf, active: Option<String> },
+    Dir {
+        dir: PathBuf,
+        active: Option<String>,
+    },
     /// Fixed for the life of the process.
-    Spec { spec: String, active: Option<String> },
+    Spec {
+        spec: String,
+        active: Option<String>,
+    },
 }
 
 impl KeySource {
@@ -194,7 +200,9 @@ mod tests {
     fn spec_ring() {
         let ring = KeyRing::from_spec(&format!("a={B64}, b={B64}"), Some("b")).unwrap();
         assert_eq!(ring.active_id(), "b");
-        assert!(KeyRing::from_spec(&format!("a={B64}"), Some("c")).unwrap_err().to_string().contains("\"c\" is not in the key ring (known: a)"));
+        assert!(
+            KeyRing::from_spec(&format!("a={B64}"), Some("c")).unwrap_err().to_string().contains("\"c\" is not in the key ring (known: a)")
+        );
         assert!(KeyRing::from_spec("nonsense", None).unwrap_err().to_string().contains("entry 1 is not id=key"));
     }
 }

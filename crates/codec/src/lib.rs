@@ -21,7 +21,9 @@ pub enum CodecError {
     #[error("{0}")]
     Keys(String),
     /// The payload names a key this process does not have.
-    #[error("payload was encrypted with key id {id:?}, which is not in the key ring (known: {known}); hint: add that key (decrypt-only is enough)")]
+    #[error(
+        "payload was encrypted with key id {id:?}, which is not in the key ring (known: {known}); hint: add that key (decrypt-only is enough)"
+    )]
     UnknownKey { id: String, known: String },
     /// Authentication failed: wrong key material for that id, or tampered data.
     #[error("decrypting payload with key id {id:?} failed: wrong key for that id, or the data was tampered with")]

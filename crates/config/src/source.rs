@@ -16,8 +16,14 @@ pub enum Origin {
     Default,
     /// A default supplied by the application (e.g. its task queue name).
     App,
-    TemporalProfile { path: PathBuf, profile: String },
-    File { path: PathBuf, line: usize },
+    TemporalProfile {
+        path: PathBuf,
+        profile: String,
+    },
+    File {
+        path: PathBuf,
+        line: usize,
+    },
     Env(String),
     Flag(String),
 }
@@ -80,12 +86,7 @@ pub fn file_layer(path: &Path, text: &str, out: &mut Layered, problems: &mut Vec
                 let hint = spec::closest(&key, SETTINGS.iter().map(|s| s.key))
                     .map(|k| format!("did you mean `{k}`?"))
                     .unwrap_or_else(|| "see the configuration reference in the README".into());
-                problems.push(Problem::new(
-                    at(name.span().start),
-                    None,
-                    format!("unknown setting `{key}`"),
-                    Some(hint),
-                ));
+                problems.push(Problem::new(at(name.span().start), None, format!("unknown setting `{key}`"), Some(hint)));
                 continue;
             };
             let raw = match value.get_ref() {
@@ -190,8 +191,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         };
         let value = match inline {
             Some(v) => v,
-            None if setting.kind == crate::spec::Kind::Bool
-                && it.peek().is_none_or(|n| n.starts_with("--")) => "true".into(),
+            None if setting.kind == crate::spec::Kind::Bool && it.peek().is_none_or(|n| n.starts_with("--")) => "true".into(),
             None => it.next().cloned().ok_or_else(|| format!("--{name} needs a value"))?,
         };
         out.settings.push((setting, value));

@@ -134,10 +134,9 @@ pub fn check(setting: &Setting, raw: &Raw, base_dir: &Path) -> Result<Value, Rej
             }
             Ok(Value::Duration(d))
         }
-        (Kind::Duration { .. }, Raw::Int(_) | Raw::Float(_)) => Err(Rejection {
-            expected: "a duration string with a unit".into(),
-            hint: Some("quote it and add a unit, e.g. \"30s\"".into()),
-        }),
+        (Kind::Duration { .. }, Raw::Int(_) | Raw::Float(_)) => {
+            Err(Rejection { expected: "a duration string with a unit".into(), hint: Some("quote it and add a unit, e.g. \"30s\"".into()) })
+        }
         (Kind::Choice(choices), Raw::Text(t)) => {
             if choices.contains(&t.as_str()) {
                 Ok(Value::Text(t.clone()))
@@ -170,11 +169,9 @@ pub fn check(setting: &Setting, raw: &Raw, base_dir: &Path) -> Result<Value, Rej
                 })
             }
         }
-        (Kind::Ip, Raw::Text(t)) => t
-            .trim()
-            .parse::<IpAddr>()
-            .map(Value::Ip)
-            .map_err(|_| reject("an IP address such as 0.0.0.0 or 127.0.0.1")),
+        (Kind::Ip, Raw::Text(t)) => {
+            t.trim().parse::<IpAddr>().map(Value::Ip).map_err(|_| reject("an IP address such as 0.0.0.0 or 127.0.0.1"))
+        }
         (Kind::Port, raw) => {
             let i = match raw {
                 Raw::Int(i) => Some(*i),
@@ -187,19 +184,13 @@ pub fn check(setting: &Setting, raw: &Raw, base_dir: &Path) -> Result<Value, Rej
             }
         }
         (Kind::List, Raw::List(items)) => Ok(Value::List(items.clone())),
-        (Kind::List, Raw::Text(t)) => {
-            Ok(Value::List(t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()))
-        }
+        (Kind::List, Raw::Text(t)) => Ok(Value::List(t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())),
         (kind, raw) => Err(reject(format!("{}, not {}", kind_name(kind), raw_type(raw)))),
     }
 }
 
 fn int_in_range(i: i64, min: i64, max: i64) -> Result<Value, Rejection> {
-    if (min..=max).contains(&i) {
-        Ok(Value::Int(i))
-    } else {
-        Err(reject(format!("a whole number from {min} to {max}")))
-    }
+    if (min..=max).contains(&i) { Ok(Value::Int(i)) } else { Err(reject(format!("a whole number from {min} to {max}"))) }
 }
 
 fn resolve(base_dir: &Path, text: &str) -> PathBuf {

@@ -36,7 +36,15 @@ impl Watch {
             Watch::Files(files) => files.iter().map(|f| (f.clone(), file_stamp(f))).collect(),
             Watch::Dir(dir) => {
                 let mut entries: Vec<(PathBuf, FileStamp)> = std::fs::read_dir(dir)
-                    .map(|it| it.flatten().map(|e| e.path()).map(|p| { let s = file_stamp(&p); (p, s) }).collect())
+                    .map(|it| {
+                        it.flatten()
+                            .map(|e| e.path())
+                            .map(|p| {
+                                let s = file_stamp(&p);
+                                (p, s)
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 entries.sort();
                 entries

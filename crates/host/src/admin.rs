@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Clone)]
 struct AdminState {
@@ -63,29 +62,23 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     }
 }
 
-/// Fetch the exposition from the SDK's exporter on loopback (HTTP/1.0: one request, then EOF).
+/// Fetch the exposition from the SDK's exporter on loopback (off the admin runtime's thread).
 async fn scrape(exporter: SocketAddr) -> std::io::Result<String> {
-    let mut stream = tokio::net::TcpStream::connect(exporter).await?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut raw))
+    let got = tokio::task::spawn_blocking(move || crate::loopback::get(exporter, "/metrics", std::time::Duration::from_secs(5)))
         .await
-        .map_err(|_| std::io::Error::other("timed out"))??;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("malformed response"))?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(std::io::Error::other(head.lines().next().unwrap_or("").to_string()));
+        .map_err(std::io::Error::other)??;
+    match got {
+        (200, body) => Ok(body),
+        (status, _) => Err(std::io::Error::other(format!("HTTP {status}"))),
     }
-    Ok(body.to_string())
 }
 
 /// Bind (so a taken port is reported before anything else starts) and serve on a dedicated
 /// thread. Returns the bound address.
 pub fn spawn(addr: SocketAddr, health: Arc<Health>, exporter: SocketAddr) -> Result<SocketAddr, HostError> {
-    let listener = std::net::TcpListener::bind(addr)
-        .map_err(|e| HostError::Startup(format!("admin server cannot bind {addr}: {e}; hint: set TK8S_ADMIN_PORT to a free port")))?;
-    listener.set_nonblocking(true).map_err(|e| HostError::Startup(e.to_string()))?;
-    let bound = listener.local_addr().map_err(|e| HostError::Startup(e.to_string()))?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| HostError::AdminBind { addr, source })?;
+    listener.set_nonblocking(true).map_err(|source| HostError::AdminBind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| HostError::AdminBind { addr, source })?;
     let router = app(AdminState { health, exporter });
     std::thread::Builder::new()
         .name("tk8s-admin".into())
@@ -105,6 +98,6 @@ pub fn spawn(addr: SocketAddr, health: Arc<Health>, exporter: SocketAddr) -> Res
                 }
             });
         })
-        .map_err(|e| HostError::Startup(format!("cannot start admin thread: {e}")))?;
+        .map_err(|e| HostError::startup("cannot start the admin thread", e))?;
     Ok(bound)
 }

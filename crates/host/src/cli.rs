@@ -40,9 +40,7 @@ pub fn command(app: &str) -> Command {
                 .about("Inspect the configuration")
                 .subcommand_required(true)
                 .arg_required_else_help(true)
-                .subcommand(with_settings(
-                    Command::new("show").about("Print every resolved setting and its origin (secrets redacted)"),
-                )),
+                .subcommand(with_settings(Command::new("show").about("Print every resolved setting and its origin (secrets redacted)"))),
         )
 }
 

@@ -5,6 +5,7 @@
 
 use crate::HostError;
 use crate::diagnose::{Diagnosis, Facts, diagnose};
+use crate::error::MaterialError;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::collections::HashMap;
@@ -13,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
-    CertifiedKey, Client, ClientOptions, Connection, ConnectionOptions, ResolvesClientCert,
-    SignatureScheme, TlsOptions,
+    CertifiedKey, Client, ClientOptions, Connection, ConnectionOptions, ResolvesClientCert, SignatureScheme, TlsOptions,
 };
 use temporalio_common::data_converters::DataConverter;
 use temporalio_common::telemetry::metrics::TemporalMeter;
+use tk8s_config::spec as S;
 use tk8s_config::watched::{Refresh, Watch, Watched};
 use tk8s_config::{ApiKey, ClientCert, Config};
 use tracing::{info, warn};
@@ -36,21 +37,22 @@ pub struct LoadedCert {
 
 /// Read and check a client certificate and key pair: both parse, and the key belongs to the
 /// certificate. Used at start-up (a failure is a configuration error) and on every reload.
-pub fn load_certified_key(cert: &ClientCert) -> Result<LoadedCert, String> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.cert)
-        .map_err(|e| format!("{}: cannot read certificate: {e}", cert.cert.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: not a PEM certificate: {e}", cert.cert.display()))?;
+pub fn load_certified_key(cert: &ClientCert) -> Result<LoadedCert, MaterialError> {
+    let read = |path: &Path| std::fs::read(path).map_err(|source| MaterialError::Read { path: path.to_path_buf(), source });
+    let not_pem = |path: &Path, what: &'static str, source| MaterialError::NotPem { path: path.to_path_buf(), what, source };
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&read(&cert.cert)?).collect::<Result<_, _>>().map_err(|e| not_pem(&cert.cert, "certificate", e))?;
     let Some(leaf) = chain.first() else {
-        return Err(format!("{}: contains no PEM certificate", cert.cert.display()));
+        return Err(MaterialError::NoCertificate { path: cert.cert.clone() });
     };
-    let (_, parsed) = x509_parser::parse_x509_certificate(leaf)
-        .map_err(|e| format!("{}: not an X.509 certificate: {e}", cert.cert.display()))?;
+    let (_, parsed) =
+        x509_parser::parse_x509_certificate(leaf).map_err(|e| MaterialError::NotX509 { path: cert.cert.clone(), reason: e.to_string() })?;
     let not_after = parsed.validity().not_after.timestamp();
-    let key = PrivateKeyDer::from_pem_file(&cert.key)
-        .map_err(|e| format!("{}: not a PEM private key: {e}", cert.key.display()))?;
-    let key = CertifiedKey::from_der(chain, key, &provider()).map_err(|e| {
-        format!("{} does not match {}: {e}", cert.key.display(), cert.cert.display())
+    let key = PrivateKeyDer::from_pem_slice(&read(&cert.key)?).map_err(|e| not_pem(&cert.key, "private key", e))?;
+    let key = CertifiedKey::from_der(chain, key, &provider()).map_err(|source| MaterialError::KeyMismatch {
+        cert: cert.cert.clone(),
+        key: cert.key.clone(),
+        source,
     })?;
     Ok(LoadedCert { key: Arc::new(key), not_after })
 }
@@ -67,13 +69,15 @@ fn unix_now() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn check_ca(path: &Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?;
+fn check_ca(path: &Path) -> Result<Vec<u8>, MaterialError> {
+    let bytes = std::fs::read(path).map_err(|source| MaterialError::Read { path: path.to_path_buf(), source })?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes).collect::<Result<_, _>>().map_err(|source| MaterialError::NotPem {
+        path: path.to_path_buf(),
+        what: "certificate",
+        source,
+    })?;
     if certs.is_empty() {
-        return Err(format!("{}: contains no PEM certificate", path.display()));
+        return Err(MaterialError::NoCertificate { path: path.to_path_buf() });
     }
     Ok(bytes)
 }
@@ -83,13 +87,14 @@ fn check_ca(path: &Path) -> Result<Vec<u8>, String> {
 #[derive(Debug)]
 pub struct ReloadingCert {
     files: ClientCert,
-    watched: Watched<LoadedCert, String>,
+    watched: Watched<LoadedCert, MaterialError>,
 }
 
 impl ReloadingCert {
-    pub fn load(files: ClientCert) -> Result<Arc<Self>, String> {
+    pub fn load(files: ClientCert) -> Result<Arc<Self>, MaterialError> {
         let pair = files.clone();
-        let watched = Watched::new(Watch::Files(vec![files.cert.clone(), files.key.clone()]), Duration::ZERO, move || load_certified_key(&pair))?;
+        let watched =
+            Watched::new(Watch::Files(vec![files.cert.clone(), files.key.clone()]), Duration::ZERO, move || load_certified_key(&pair))?;
         Ok(Arc::new(Self { files, watched }))
     }
 
@@ -97,7 +102,9 @@ impl ReloadingCert {
     pub fn refresh(&self) {
         match self.watched.refresh() {
             Refresh::Unchanged => {}
-            Refresh::Reloaded => info!(cert = %self.files.cert.display(), not_after = %utc(self.watched.get().not_after), "client certificate reloaded"),
+            Refresh::Reloaded => {
+                info!(cert = %self.files.cert.display(), not_after = %utc(self.watched.get().not_after), "client certificate reloaded")
+            }
             Refresh::Failed(e) => warn!(error = %e, "client certificate changed but does not load; keeping the previous one"),
         }
     }
@@ -121,7 +128,7 @@ impl ResolvesClientCert for ReloadingCert {
 /// Files that may change under us and what to do about it.
 pub struct Reloader {
     cert: Option<Arc<ReloadingCert>>,
-    api_key: Option<Watched<String, String>>,
+    api_key: Option<Watched<String, MaterialError>>,
 }
 
 impl Reloader {
@@ -154,17 +161,14 @@ impl Reloader {
 /// What the configuration says about the connection, for [`diagnose`].
 pub fn facts(config: &Config) -> Facts {
     let tls = config.temporal.tls.as_ref();
-    Facts {
-        tls: tls.is_some(),
-        client_cert: tls.is_some_and(|t| t.client_cert.is_some()),
-    }
+    Facts { tls: tls.is_some(), client_cert: tls.is_some_and(|t| t.client_cert.is_some()) }
 }
 
-fn read_api_key(path: &Path) -> Result<String, String> {
-    let key = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_api_key(path: &Path) -> Result<String, MaterialError> {
+    let key = std::fs::read_to_string(path).map_err(|source| MaterialError::Read { path: path.to_path_buf(), source })?;
     let key = key.trim().to_string();
     if key.is_empty() {
-        return Err(format!("{} is empty", path.display()));
+        return Err(MaterialError::Empty { path: path.to_path_buf() });
     }
     Ok(key)
 }
@@ -189,7 +193,7 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
     let reloading_client_cert = t.tls.as_ref().is_some_and(|tls| tls.client_cert.is_some());
     let scheme = if t.tls.is_some() && !reloading_client_cert { "https" } else { "http" };
     let url = url::Url::parse(&format!("{scheme}://{}", t.address))
-        .map_err(|e| HostError::Config(format!("temporal.address {:?} is not valid: {e}", t.address)))?;
+        .map_err(|source| HostError::Address { address: t.address.clone(), source })?;
     let mut tls_options = None;
     let mut cert = None;
     if let Some(tls) = &t.tls {
@@ -198,21 +202,17 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
             .as_deref()
             .map(check_ca)
             .transpose()
-            .map_err(|e| HostError::Config(format!("temporal.tls_server_ca_cert_path: {e}")))?;
+            .map_err(|source| HostError::Material { setting: S::TEMPORAL_TLS_SERVER_CA_CERT_PATH.key, source: Box::new(source) })?;
         cert = tls
             .client_cert
             .clone()
             .map(ReloadingCert::load)
             .transpose()
-            .map_err(|e| HostError::Config(format!("client certificate: {e}")))?;
+            .map_err(|source| HostError::Material { setting: "client certificate", source: Box::new(source) })?;
         if let Some((path, not_after)) = cert.as_ref().map(|c| c.expiry())
             && not_after <= unix_now()
         {
-            return Err(HostError::Config(format!(
-                "client certificate {} expired on {}\n  hint: mount a renewed certificate (check whoever issues it, e.g. cert-manager); the worker cannot connect with this one",
-                path.display(),
-                utc(not_after)
-            )));
+            return Err(HostError::CertificateExpired { path: path.to_path_buf(), not_after: utc(not_after) });
         }
         tls_options = Some(
             TlsOptions::builder()
@@ -227,13 +227,12 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
         Some(ApiKey::File(p)) => {
             let path = p.clone();
             let watched = Watched::new(Watch::Files(vec![p.clone()]), Duration::ZERO, move || read_api_key(&path))
-                .map_err(|e| HostError::Config(format!("temporal.api_key_file: {e}")))?;
+                .map_err(|source| HostError::Material { setting: S::TEMPORAL_API_KEY_FILE.key, source: Box::new(source) })?;
             (Some(watched.get().to_string()), Some(watched))
         }
         None => (None, None),
     };
-    let headers: HashMap<String, String> =
-        t.grpc_meta.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect();
+    let headers: HashMap<String, String> = t.grpc_meta.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect();
     let options = ConnectionOptions::new(url)
         .identity(identity)
         .maybe_metrics_meter(meter)
@@ -291,8 +290,8 @@ impl Prepared {
         };
         let options = ClientOptions::new(namespace).data_converter(data_converter);
         let options = if self.traced { options.plugin(crate::traces::plugin()) } else { options };
-        let client = Client::new(connection, options.build())
-            .map_err(|e| HostError::Connect(Diagnosis { summary: e.to_string(), hint: None }))?;
+        let client =
+            Client::new(connection, options.build()).map_err(|e| HostError::Connect(Diagnosis { summary: e.to_string(), hint: None }))?;
         Ok((client, self.reloader))
     }
 }

@@ -43,39 +43,41 @@ impl fmt::Display for Hint {
             Hint::ClientCertRequired => write!(
                 f,
                 "the server requires a client certificate (mTLS) and none is configured: mount one and set {}, or {} and {}",
-                s::TEMPORAL_TLS_CERT_DIR.env, s::TEMPORAL_TLS_CLIENT_CERT_PATH.env, s::TEMPORAL_TLS_CLIENT_KEY_PATH.env
+                s::TEMPORAL_TLS_CERT_DIR.env,
+                s::TEMPORAL_TLS_CLIENT_CERT_PATH.env,
+                s::TEMPORAL_TLS_CLIENT_KEY_PATH.env
             ),
             Hint::ClientCertRejected => write!(
                 f,
                 "the server refused the client certificate: check that it is signed by the CA the server trusts and has not expired ({} or {})",
-                s::TEMPORAL_TLS_CERT_DIR.env, s::TEMPORAL_TLS_CLIENT_CERT_PATH.env
+                s::TEMPORAL_TLS_CERT_DIR.env,
+                s::TEMPORAL_TLS_CLIENT_CERT_PATH.env
             ),
             Hint::UntrustedServer => write!(
                 f,
                 "the server's certificate is not signed by a trusted CA: check {} (or ca.crt in {})",
-                s::TEMPORAL_TLS_SERVER_CA_CERT_PATH.env, s::TEMPORAL_TLS_CERT_DIR.env
+                s::TEMPORAL_TLS_SERVER_CA_CERT_PATH.env,
+                s::TEMPORAL_TLS_CERT_DIR.env
             ),
-            Hint::NameMismatch => write!(
-                f,
-                "the server's certificate does not name this host: set {} to a name it contains",
-                s::TEMPORAL_TLS_SERVER_NAME.env
-            ),
+            Hint::NameMismatch => {
+                write!(f, "the server's certificate does not name this host: set {} to a name it contains", s::TEMPORAL_TLS_SERVER_NAME.env)
+            }
             Hint::ServerCertExpired => write!(f, "the server's certificate has expired or is not valid yet: renew it on the server"),
             Hint::CredentialsRejected => write!(
                 f,
                 "the server rejected the credentials: check the API key ({} or {}) or the client certificate",
-                s::TEMPORAL_API_KEY.env, s::TEMPORAL_API_KEY_FILE.env
+                s::TEMPORAL_API_KEY.env,
+                s::TEMPORAL_API_KEY_FILE.env
             ),
             Hint::PlaintextServer => write!(
                 f,
                 "TLS is on but the server speaks plaintext: set {}=false, or point {} at the TLS endpoint",
-                s::TEMPORAL_TLS.env, s::TEMPORAL_ADDRESS.env
-            ),
-            Hint::NothingListening => write!(
-                f,
-                "nothing accepts connections at {}: check the address and that the server is up",
+                s::TEMPORAL_TLS.env,
                 s::TEMPORAL_ADDRESS.env
             ),
+            Hint::NothingListening => {
+                write!(f, "nothing accepts connections at {}: check the address and that the server is up", s::TEMPORAL_ADDRESS.env)
+            }
         }
     }
 }
@@ -176,9 +178,7 @@ pub fn diagnose(error: &(dyn Error + 'static), facts: Facts, after_handshake: bo
             Some(Hint::ClientCertRequired)
         }
         (_, Some(C::NotValidForName | C::NotValidForNameContext { .. })) => Some(Hint::NameMismatch),
-        (_, Some(C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. })) => {
-            Some(Hint::ServerCertExpired)
-        }
+        (_, Some(C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. })) => Some(Hint::ServerCertExpired),
         (_, Some(_)) => Some(Hint::UntrustedServer),
         _ if seen.not_tls && facts.tls => Some(Hint::PlaintextServer),
         _ if matches!(seen.code, Some(Code::Unauthenticated | Code::PermissionDenied)) => Some(Hint::CredentialsRejected),
@@ -186,9 +186,7 @@ pub fn diagnose(error: &(dyn Error + 'static), facts: Facts, after_handshake: bo
         // The server ended an established TLS connection at the TLS layer (an alert, or a close)
         // and we presented no certificate: the TLS 1.3 shape of "certificate required", also
         // when h2 has reduced the alert to an I/O error kind.
-        _ if (seen.peer_closed || seen.tls_layer) && after_handshake && facts.tls && !facts.client_cert => {
-            Some(Hint::ClientCertRequired)
-        }
+        _ if (seen.peer_closed || seen.tls_layer) && after_handshake && facts.tls && !facts.client_cert => Some(Hint::ClientCertRequired),
         _ => None,
     };
     Diagnosis { summary: summary(error), hint }
@@ -238,7 +236,10 @@ mod tests {
 
     #[test]
     fn the_certificate_required_alert_and_a_close_after_the_handshake_give_the_same_hint() {
-        let alert = transport(io::Error::new(io::ErrorKind::InvalidData, rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)));
+        let alert = transport(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired),
+        ));
         assert_eq!(diagnose(&alert, tls_no_cert(), true).hint, Some(Hint::ClientCertRequired));
         // The race lost: h2 turns the server's close into a broken pipe.
         let pipe = transport(io::Error::new(io::ErrorKind::BrokenPipe, "stream closed because of a broken pipe"));
@@ -268,13 +269,19 @@ mod tests {
         assert_eq!(diagnose(&denied, tls_no_cert(), true).hint, Some(Hint::CredentialsRejected));
         let refused = transport(io::Error::from(io::ErrorKind::ConnectionRefused));
         assert_eq!(diagnose(&refused, Facts::default(), false).hint, Some(Hint::NothingListening));
-        let plaintext = transport(io::Error::new(io::ErrorKind::InvalidData, rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)));
+        let plaintext = transport(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+        ));
         assert_eq!(diagnose(&plaintext, tls_no_cert(), false).hint, Some(Hint::PlaintextServer));
     }
 
     #[test]
     fn the_summary_names_each_layer_once() {
-        let alert = transport(io::Error::new(io::ErrorKind::InvalidData, rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)));
+        let alert = transport(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired),
+        ));
         let text = diagnose(&alert, tls_no_cert(), true).to_string();
         assert!(text.contains("received fatal alert: CertificateRequired"), "{text}");
         assert!(text.contains("hint: the server requires a client certificate"), "{text}");

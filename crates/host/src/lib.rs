@@ -18,8 +18,10 @@ mod admin;
 mod cli;
 mod connect;
 mod diagnose;
+mod error;
 mod health;
 mod host_loop;
+mod loopback;
 mod meter;
 mod orchestrator;
 mod shutdown;
@@ -29,6 +31,7 @@ mod traces;
 mod worker;
 
 pub use connect::load_certified_key;
+pub use error::{HostError, MaterialError, WorkflowError};
 pub use orchestrator::{StartedWorkflow, Starter, typed};
 pub use tk8s_config::{AppDefaults, Config, ConfigError};
 
@@ -59,33 +62,6 @@ use temporalio_client::Client;
 use temporalio_common::data_converters::DataConverter;
 use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 use tracing::{error, info};
-
-/// What can stop a host from running. Each maps to an exit code.
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    /// Configuration that validation could only catch by reading files (e.g. a certificate and
-    /// key that do not match). Exit 78.
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// Could not reach Temporal within the start-up budget. Exit 1.
-    #[error("cannot connect to Temporal: {0}")]
-    Connect(diagnose::Diagnosis),
-    /// Anything else that prevents start-up. Exit 1.
-    #[error("{0}")]
-    Startup(String),
-    /// The role ran and failed (e.g. a started workflow failed in `once` mode). Exit 1.
-    #[error("{0}")]
-    Run(String),
-}
-
-impl HostError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            HostError::Config(_) => 78,
-            _ => 1,
-        }
-    }
-}
 
 type Register = Box<dyn Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>>;
 
@@ -125,10 +101,7 @@ impl App {
     }
 
     /// Register workflows and activities for the `worker` role.
-    pub fn worker(
-        mut self,
-        register: impl Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError> + 'static,
-    ) -> Self {
+    pub fn worker(mut self, register: impl Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError> + 'static) -> Self {
         self.register = Some(Box::new(register));
         self
     }
@@ -221,9 +194,7 @@ impl App {
               task_queue = %config.worker.task_queue, tls = config.temporal.tls.is_some(),
               api_key = config.temporal.api_key.is_some(), "starting");
         let mut encryption = match (&self.data_converter, &config.codec) {
-            (None, Some(codec)) => {
-                Some(tk8s_codec::Reloading::from_config(codec).map_err(|e| HostError::Config(format!("encryption keys: {e}")))?)
-            }
+            (None, Some(codec)) => Some(tk8s_codec::Reloading::from_config(codec).map_err(HostError::Keys)?),
             _ => None,
         };
         let data_converter = match (&self.data_converter, &encryption) {
@@ -233,8 +204,7 @@ impl App {
         };
         let Some(role) = role else {
             let prepared = connect::prepare(&config, None, host.identity(&config, role_name))?;
-            let (client, _) =
-                prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout).await?;
+            let (client, _) = prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout).await?;
             check_namespace(&client, &config, config.temporal.connect_timeout).await?;
             info!("Temporal is reachable and the namespace exists");
             return Ok(());
@@ -252,7 +222,7 @@ impl App {
         let signal = shutdown::install(health.clone(), config.shutdown.grace, config.shutdown.hard_deadline, move || {
             let _ = shutdown_tx.send(());
         })
-        .map_err(|e| HostError::Startup(format!("cannot install signal handlers: {e}")))?;
+        .map_err(|e| HostError::startup("cannot install signal handlers", e))?;
 
         let mut early_signal = signal.clone();
         let connected = tokio::select! {
@@ -283,13 +253,11 @@ impl App {
         let result = match role {
             Role::Worker => match &self.register {
                 Some(register) => worker::run(&config, client, telemetry.options, register, shutdown_rx, signal).await,
-                None => Err(HostError::Startup("this app registers no workflows or activities: it has no worker role".into())),
+                None => Err(HostError::NoRole(Role::Worker)),
             },
             Role::Orchestrator => match &self.starter {
-                Some(starter) => {
-                    orchestrator::run(&config, client, starter.clone(), telemetry.metrics.clone(), signal).await
-                }
-                None => Err(HostError::Startup("this app has no orchestrator role".into())),
+                Some(starter) => orchestrator::run(&config, client, starter.clone(), telemetry.metrics.clone(), signal).await,
+                None => Err(HostError::NoRole(Role::Orchestrator)),
             },
         };
         watcher.abort();
@@ -326,16 +294,14 @@ pub(crate) async fn check_namespace(client: &Client, config: &Config, timeout: D
     use temporalio_client::grpc::WorkflowService;
     use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
     let mut svc = client.clone();
-    let mut request = temporalio_client::tonic::Request::new(DescribeNamespaceRequest {
-        namespace: namespace.to_string(),
-        ..Default::default()
-    });
+    let mut request =
+        temporalio_client::tonic::Request::new(DescribeNamespaceRequest { namespace: namespace.to_string(), ..Default::default() });
     request.set_timeout(timeout);
     match tokio::time::timeout(timeout, svc.describe_namespace(request)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => Err(HostError::Config(format!(
-            "namespace {namespace:?} does not exist on the server; hint: set TEMPORAL_NAMESPACE or create it with `temporal operator namespace create`"
-        ))),
+        Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => {
+            Err(HostError::NoSuchNamespace { namespace: namespace.to_string() })
+        }
         Ok(Err(status)) => Err(HostError::Connect(diagnose::diagnose(&status, connect::facts(config), true))),
         Err(_) => Err(HostError::Connect(diagnose::Diagnosis {
             summary: format!("no answer within {}", tk8s_config::format_duration(timeout)),
@@ -347,19 +313,11 @@ pub(crate) async fn check_namespace(client: &Client, config: &Config, timeout: D
 /// GET one of our own admin endpoints on loopback: the container HEALTHCHECK, with no curl in
 /// a distroless image. Exit 0 on 200, 1 otherwise.
 fn probe(config: &Config, endpoint: &str) -> u8 {
-    use std::io::{Read, Write};
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], config.admin.port()));
-    let answer = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).and_then(|mut s| {
-        s.set_read_timeout(Some(Duration::from_secs(3)))?;
-        write!(s, "GET /{endpoint} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-        let mut text = String::new();
-        s.read_to_string(&mut text)?;
-        Ok(text)
-    });
-    match answer {
-        Ok(text) if text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200") => 0,
-        Ok(text) => {
-            eprintln!("{endpoint}: {}", text.lines().next().unwrap_or("no answer"));
+    match loopback::get(addr, &format!("/{endpoint}"), Duration::from_secs(3)) {
+        Ok((200, _)) => 0,
+        Ok((status, _)) => {
+            eprintln!("{endpoint}: HTTP {status}");
             1
         }
         Err(e) => {
@@ -368,4 +326,3 @@ fn probe(config: &Config, endpoint: &str) -> u8 {
         }
     }
 }
-

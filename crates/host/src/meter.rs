@@ -6,9 +6,8 @@ use crate::health::Health;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use temporalio_common::telemetry::metrics::{
-    Counter, CounterBase, CoreMeter, Gauge, GaugeBase, GaugeF64, Histogram, HistogramDuration,
-    HistogramF64, MetricAttributable, MetricAttributes, MetricKeyValue, MetricParameters, NewAttributes,
-    UpDownCounter,
+    CoreMeter, Counter, CounterBase, Gauge, GaugeBase, GaugeF64, Histogram, HistogramDuration, HistogramF64, MetricAttributable,
+    MetricAttributes, MetricKeyValue, MetricParameters, NewAttributes, UpDownCounter,
 };
 
 /// What an observed instrument means for health.
@@ -24,10 +23,9 @@ enum Signal {
 
 fn signal_for(name: &str) -> Option<Signal> {
     match name.strip_prefix("temporal_").unwrap_or(name) {
-        "workflow_task_queue_poll_succeed"
-        | "workflow_task_queue_poll_empty"
-        | "activity_poll_no_task"
-        | "activity_task_received" => Some(Signal::PollOk),
+        "workflow_task_queue_poll_succeed" | "workflow_task_queue_poll_empty" | "activity_poll_no_task" | "activity_task_received" => {
+            Some(Signal::PollOk)
+        }
         "long_request_failure" => Some(Signal::RequestFailure),
         "num_pollers" => Some(Signal::Pollers),
         "worker_task_slots_used" => Some(Signal::SlotsUsed),
@@ -67,9 +65,7 @@ impl Slots {
             *entry
         };
         if used + available > 0 {
-            let attrs = self.meter.new_attributes(NewAttributes {
-                attributes: vec![MetricKeyValue::new("worker_type", worker_type)],
-            });
+            let attrs = self.meter.new_attributes(NewAttributes { attributes: vec![MetricKeyValue::new("worker_type", worker_type)] });
             self.ratio.record(used as f64 / (used + available) as f64, &attrs);
         }
     }
@@ -200,9 +196,7 @@ impl CoreMeter for WatchingMeter {
         let signal = signal_for(&params.name);
         let inner = self.inner.gauge(params);
         match signal {
-            Some(signal @ (Signal::Pollers | Signal::SlotsUsed | Signal::SlotsAvailable)) => {
-                Gauge::new(self.watched(inner, signal))
-            }
+            Some(signal @ (Signal::Pollers | Signal::SlotsUsed | Signal::SlotsAvailable)) => Gauge::new(self.watched(inner, signal)),
             _ => inner,
         }
     }

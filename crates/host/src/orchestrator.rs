@@ -7,20 +7,18 @@
 //! so two orchestrators (or one restarted) agree on the id for each tick. Ids are started with
 //! the reject-duplicate policy, so a finished id is never re-run either.
 
-use crate::HostError;
 use crate::shutdown::ShutdownSignal;
 use crate::telemetry::HostMetrics;
+use crate::{HostError, WorkflowError};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::schedules::{
-    CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleIntervalSpec, ScheduleSpec,
-};
+use temporalio_client::schedules::{CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleIntervalSpec, ScheduleSpec};
 use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowIdReusePolicy, WorkflowStartOptions};
-use temporalio_common::data_converters::{TemporalDeserializable, TemporalSerializable};
 use temporalio_common::HasWorkflowDefinition;
+use temporalio_common::data_converters::{TemporalDeserializable, TemporalSerializable};
 use tk8s_config::{Config, Mode};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
@@ -41,9 +39,9 @@ pub trait Starter: Send + Sync {
         task_queue: &'a str,
         workflow_id: &'a str,
         input: &'a str,
-    ) -> BoxFuture<'a, Result<StartedWorkflow, String>>;
+    ) -> BoxFuture<'a, Result<StartedWorkflow, WorkflowError>>;
     /// Wait for the workflow to close; `Err` says how it failed.
-    fn wait<'a>(&'a self, client: &'a Client, workflow_id: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    fn wait<'a>(&'a self, client: &'a Client, workflow_id: &'a str) -> BoxFuture<'a, Result<(), WorkflowError>>;
     fn schedule_action(&self, task_queue: &str, workflow_id_prefix: &str, input: &str) -> ScheduleAction;
 }
 
@@ -80,25 +78,28 @@ where
         task_queue: &'a str,
         workflow_id: &'a str,
         input: &'a str,
-    ) -> BoxFuture<'a, Result<StartedWorkflow, String>> {
+    ) -> BoxFuture<'a, Result<StartedWorkflow, WorkflowError>> {
         Box::pin(async move {
-            let options = WorkflowStartOptions::new(task_queue, workflow_id)
-                .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-                .build();
+            let options =
+                WorkflowStartOptions::new(task_queue, workflow_id).id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate).build();
             match client.start_workflow((self.workflow)(), (self.input)(input), options).await {
                 Ok(_) => Ok(StartedWorkflow { workflow_id: workflow_id.into(), already_started: false }),
                 Err(WorkflowStartError::AlreadyStarted { .. }) => {
                     Ok(StartedWorkflow { workflow_id: workflow_id.into(), already_started: true })
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(WorkflowError::Start { workflow_id: workflow_id.into(), source: e.into() }),
             }
         })
     }
 
-    fn wait<'a>(&'a self, client: &'a Client, workflow_id: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn wait<'a>(&'a self, client: &'a Client, workflow_id: &'a str) -> BoxFuture<'a, Result<(), WorkflowError>> {
         Box::pin(async move {
             let handle = client.get_workflow_handle::<W>(workflow_id);
-            handle.get_result(WorkflowGetResultOptions::default()).await.map(|_| ()).map_err(|e| e.to_string())
+            handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| WorkflowError::Failed { workflow_id: workflow_id.into(), source: e.into() })
         })
     }
 
@@ -117,7 +118,7 @@ impl Tally {
     fn started(&self) {
         self.metrics.started.add(1, &self.labels);
     }
-    fn finished(&self, workflow_id: &str, result: &Result<(), String>) {
+    fn finished(&self, workflow_id: &str, result: &Result<(), WorkflowError>) {
         match result {
             Ok(()) => self.metrics.completed.add(1, &self.labels),
             Err(e) => {
@@ -142,13 +143,8 @@ pub async fn run(
     for counter in [&metrics.started, &metrics.completed, &metrics.failed] {
         counter.add(0, &tally.labels);
     }
-    let backlog = tokio::spawn(watch_backlog(
-        client.clone(),
-        config.temporal.namespace.clone(),
-        task_queue.clone(),
-        o.backlog_interval,
-        metrics,
-    ));
+    let backlog =
+        tokio::spawn(watch_backlog(client.clone(), config.temporal.namespace.clone(), task_queue.clone(), o.backlog_interval, metrics));
     let result = match o.mode {
         Mode::Once { count } => once(config, &client, &starter, &tally, count, &mut signal).await,
         Mode::Interval { every } => ticking(config, &client, &starter, &tally, "interval", every, &mut signal).await,
@@ -170,7 +166,7 @@ async fn start_one(
     id: &str,
     input: &str,
 ) -> Result<bool, HostError> {
-    let started = starter.start(client, task_queue, id, input).await.map_err(|e| HostError::Run(format!("starting {id}: {e}")))?;
+    let started = starter.start(client, task_queue, id, input).await?;
     if started.already_started {
         info!(workflow_id = id, "workflow already started earlier; not starting it again");
     } else {
@@ -202,10 +198,7 @@ async fn once(
     if !o.wait {
         return Ok(());
     }
-    let mut waits: FuturesUnordered<_> = ids
-        .iter()
-        .map(|id| async move { (id, starter.wait(client, id).await) })
-        .collect();
+    let mut waits: FuturesUnordered<_> = ids.iter().map(|id| async move { (id, starter.wait(client, id).await) }).collect();
     let mut failed = 0u64;
     loop {
         tokio::select! {
@@ -223,7 +216,7 @@ async fn once(
         }
     }
     if failed > 0 {
-        return Err(HostError::Run(format!("{failed} of {count} workflows did not complete successfully")));
+        return Err(HostError::WorkflowsFailed { failed, count });
     }
     info!(completed = count, "all workflows completed");
     Ok(())
@@ -255,7 +248,7 @@ async fn ticking(
             last_slot = Some(slot);
             let id = format!("{}-{mode}-{slot}", o.id_prefix);
             let permit = tokio::select! {
-                p = in_flight.clone().acquire_owned() => p.map_err(|e| HostError::Run(e.to_string()))?,
+                p = in_flight.clone().acquire_owned() => p.map_err(|e| HostError::startup("start permits", e))?,
                 _ = signal.requested() => break,
             };
             let (client, starter, tally) = (client.clone(), starter.clone(), tally.clone());
@@ -304,11 +297,11 @@ async fn schedule(config: &Config, client: &Client, starter: &Arc<dyn Starter>, 
                     Default::default(),
                 )
                 .await
-                .map_err(|e| HostError::Run(format!("updating schedule {}: {e}", o.schedule_id)))?;
+                .map_err(|e| HostError::Schedule { action: "updating", schedule_id: o.schedule_id.clone(), source: e.into() })?;
             info!(schedule_id = %o.schedule_id, every = %tk8s_config::format_duration(every), "schedule updated");
             Ok(())
         }
-        Err(e) => Err(HostError::Run(format!("creating schedule {}: {e}", o.schedule_id))),
+        Err(e) => Err(HostError::Schedule { action: "creating", schedule_id: o.schedule_id.clone(), source: e.into() }),
     }
 }
 

@@ -50,8 +50,12 @@ pub fn install(
             _ = int.recv() => "SIGINT",
         };
         let deadline = grace + hard_deadline;
-        info!(signal = name, grace_ms = grace.as_millis() as u64, deadline_ms = deadline.as_millis() as u64,
-              "shutdown requested: readiness off, polling stops, in-flight work drains");
+        info!(
+            signal = name,
+            grace_ms = grace.as_millis() as u64,
+            deadline_ms = deadline.as_millis() as u64,
+            "shutdown requested: readiness off, polling stops, in-flight work drains"
+        );
         health.mark_draining();
         let _ = tx.send(Some(Instant::now()));
         on_first();
@@ -59,8 +63,10 @@ pub fn install(
             .name("tk8s-shutdown-deadline".into())
             .spawn(move || {
                 std::thread::sleep(deadline);
-                error!(deadline_ms = deadline.as_millis() as u64,
-                       "shutdown ended: hard deadline hit before the worker finished draining; exiting");
+                error!(
+                    deadline_ms = deadline.as_millis() as u64,
+                    "shutdown ended: hard deadline hit before the worker finished draining; exiting"
+                );
                 std::process::exit(EXIT_DEADLINE);
             })
             .ok();

@@ -11,12 +11,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use temporalio_common::telemetry::metrics::{
-    Counter, CoreMeter, Gauge, GaugeF64, MetricKeyValue, MetricParameters, NewAttributes,
-    TemporalMeter,
+    CoreMeter, Counter, Gauge, GaugeF64, MetricKeyValue, MetricParameters, NewAttributes, TemporalMeter,
 };
-use temporalio_common::telemetry::{
-    PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter, telemetry_init,
-};
+use temporalio_common::telemetry::{PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter, telemetry_init};
 use tk8s_config::Config;
 use tracing::Subscriber;
 
@@ -36,9 +33,7 @@ pub struct HostMetrics {
 impl HostMetrics {
     /// Attributes for one label set.
     pub fn labels(&self, kvs: &[(&str, &str)]) -> temporalio_common::telemetry::metrics::MetricAttributes {
-        self.meter.new_attributes(NewAttributes {
-            attributes: kvs.iter().map(|(k, v)| MetricKeyValue::new(*k, v.to_string())).collect(),
-        })
+        self.meter.new_attributes(NewAttributes { attributes: kvs.iter().map(|(k, v)| MetricKeyValue::new(*k, v.to_string())).collect() })
     }
 }
 
@@ -70,17 +65,12 @@ pub fn init(
             .use_seconds_for_durations(true)
             .build(),
     )
-    .map_err(|e| HostError::Startup(format!("cannot start the metrics registry: {e}")))?;
+    .map_err(|e| HostError::startup("cannot start the metrics registry", e))?;
     let prometheus: Arc<dyn CoreMeter> = exporter.meter.clone();
     let watching: Arc<dyn CoreMeter> = Arc::new(WatchingMeter::new(prometheus.clone(), health));
-    let options = TelemetryOptions::builder()
-        .metrics(watching)
-        .subscriber_override(subscriber)
-        .attach_service_name(false)
-        .build();
-    let client_meter = telemetry_init(options.clone())
-        .map_err(|e| HostError::Startup(format!("cannot initialise telemetry: {e}")))?
-        .get_temporal_metric_meter();
+    let options = TelemetryOptions::builder().metrics(watching).subscriber_override(subscriber).attach_service_name(false).build();
+    let client_meter =
+        telemetry_init(options.clone()).map_err(|e| HostError::startup("cannot initialise telemetry", e))?.get_temporal_metric_meter();
 
     let m = &prometheus;
     let build_info = m.gauge(param("tk8s_build_info", "Build information of the temporal-k8s host; always 1."));
@@ -96,8 +86,12 @@ pub fn init(
         ready: m.gauge(param("tk8s_ready", "1 when /readyz answers 200, else 0.")),
         started: m.counter(param("tk8s_orchestrator_workflows_started", "Workflows started by the orchestrator.")),
         completed: m.counter(param("tk8s_orchestrator_workflows_completed", "Started workflows that completed successfully.")),
-        failed: m.counter(param("tk8s_orchestrator_workflows_failed", "Started workflows that failed, timed out, or were cancelled or terminated.")),
-        backlog: m.gauge(param("tk8s_task_queue_backlog", "Approximate number of tasks waiting in the task queue (DescribeTaskQueue stats).")),
+        failed: m.counter(param(
+            "tk8s_orchestrator_workflows_failed",
+            "Started workflows that failed, timed out, or were cancelled or terminated.",
+        )),
+        backlog: m
+            .gauge(param("tk8s_task_queue_backlog", "Approximate number of tasks waiting in the task queue (DescribeTaskQueue stats).")),
         backlog_age: m.gauge_f64(
             MetricParameters::builder()
                 .name("tk8s_task_queue_backlog_age_seconds")

@@ -23,11 +23,12 @@ pub struct Traces {
 /// Start exporting if `log.otlp_endpoint` is set. Call inside the Tokio runtime (tonic needs it).
 pub fn start(config: &Config, role: &str) -> Result<Option<Traces>, HostError> {
     let Some(endpoint) = &config.log.otlp_endpoint else { return Ok(None) };
-    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).with_timeout(Duration::from_secs(5));
+    let mut builder =
+        opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).with_timeout(Duration::from_secs(5));
     if endpoint.starts_with("https://") {
         builder = builder.with_tls_config(opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new().with_enabled_roots());
     }
-    let exporter = builder.build().map_err(|e| HostError::Config(format!("log.otlp_endpoint = {endpoint}: {e}")))?;
+    let exporter = builder.build().map_err(|e| HostError::Traces { endpoint: endpoint.clone(), source: e.into() })?;
     // `log.service_name` (OTEL_SERVICE_NAME) wins over the app's name.
     let service = config.log.service_name.clone().unwrap_or_else(|| config.app_name.clone());
     let resource = Resource::builder().with_attributes([KeyValue::new("tk8s.role", role.to_string())]).with_service_name(service);

@@ -7,12 +7,12 @@ use crate::shutdown::ShutdownSignal;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 use temporalio_client::Client;
+use temporalio_common::WorkerDeploymentVersion;
 use temporalio_common::telemetry::TelemetryOptions;
+use temporalio_common::worker::{VersioningBehavior, WorkerDeploymentOptions};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
-use temporalio_common::worker::{VersioningBehavior, WorkerDeploymentOptions};
-use temporalio_common::WorkerDeploymentVersion;
 use tk8s_config::Config;
 use tracing::info;
 
@@ -50,14 +50,12 @@ pub async fn run(
     shutdown_requests: Receiver<()>,
     signal: ShutdownSignal,
 ) -> Result<(), HostError> {
-    let runtime_options = RuntimeOptions::builder()
-        .telemetry_options(telemetry)
-        .build()
-        .map_err(HostError::Startup)?;
-    let runtime = Runtime::from_current_tokio(runtime_options).map_err(|e| HostError::Startup(e.to_string()))?;
+    let runtime_options =
+        RuntimeOptions::builder().telemetry_options(telemetry).build().map_err(|e| HostError::startup("runtime options", e))?;
+    let runtime = Runtime::from_current_tokio(runtime_options).map_err(|e| HostError::startup("SDK runtime", e))?;
     let mut options = options(config);
-    register(&mut options).map_err(|e| HostError::Startup(format!("registering workflows: {e}")))?;
-    let mut worker = Worker::new(&runtime, client, options).map_err(|e| HostError::Startup(format!("creating worker: {e}")))?;
+    register(&mut options).map_err(|e| HostError::startup("registering workflows", e))?;
+    let mut worker = Worker::new(&runtime, client, options).map_err(|e| HostError::startup("creating the worker", e))?;
     let stop = worker.shutdown_handle();
     // Bridge the signal task to the SDK's shutdown handle, which must run inside the runtime.
     let handle = tokio::runtime::Handle::current();
@@ -69,7 +67,7 @@ pub async fn run(
                 stop();
             }
         })
-        .map_err(|e| HostError::Startup(e.to_string()))?;
+        .map_err(|e| HostError::startup("cannot start the shutdown thread", e))?;
     info!(task_queue = %config.worker.task_queue, "worker polling");
     let result = worker.run().await;
     let drained_ms = signal.since().map(|t| Instant::now().duration_since(t).as_millis() as u64);
@@ -78,7 +76,7 @@ pub async fn run(
             info!(drain_ms = ms, "shutdown ended: drained, all in-flight work finished or was handed back");
             Ok(())
         }
-        (Ok(()), None) => Err(HostError::Run("worker stopped without a shutdown request".into())),
-        (Err(e), _) => Err(HostError::Run(format!("worker failed: {e}"))),
+        (Ok(()), None) => Err(HostError::WorkerStoppedUnasked),
+        (Err(e), _) => Err(HostError::Worker(e.into())),
     }
 }

@@ -4,20 +4,18 @@
 //! PodDisruptionBudget, and a NetworkPolicy that admits only the listed namespaces and lets it
 //! reach DNS and, for a JWKS, https. Port and probe paths come from `tk8s-config`'s settings table.
 
-use tk8s_config::spec as S;
 use crate::deploy::DeployConfig;
 use crate::objects::{
     CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, http_probe, labels, meta, ns, obj, pod_security, port,
     resource_requirements, scrape_annotations, secret_volume, selector_labels, service, skip_annotations, spread_constraints,
 };
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount, VolumeMount,
-};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount, VolumeMount};
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicySpec};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tk8s_config::spec as S;
 
 pub const COMPONENT: &str = "codec-server";
 const TOKENS_DIR: &str = "/etc/tk8s/codec-tokens";
@@ -65,7 +63,12 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
         command: Some(vec![TK8S_BINARY.into()]),
         args: Some(vec![COMPONENT.into()]),
         env: Some(env.into_iter().map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() }).collect()),
-        ports: Some(vec![ContainerPort { name: Some("http".into()), container_port: port, protocol: Some("TCP".into()), ..Default::default() }]),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: port,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
         readiness_probe: Some(http_probe("http", "/readyz", 5, 2)),
         liveness_probe: Some(http_probe("http", "/livez", 10, 3)),
         resources: Some(resource_requirements(&cs.resources)),

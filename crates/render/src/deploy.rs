@@ -2,12 +2,12 @@
 //! are errors; every error names `file:line` and says what was expected. Environments override a
 //! few fields each and become kustomize overlays.
 
-use tk8s_config::spec as S;
 use crate::RenderError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use tk8s_config::spec as S;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -377,9 +377,16 @@ impl DeployConfig {
 
     fn check(&self, path: &Path) -> Result<(), RenderError> {
         let mut problems = Vec::new();
-        let dns = |s: &str| !s.is_empty() && s.len() <= 53 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !s.starts_with('-') && !s.ends_with('-');
+        let dns = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 53
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !s.starts_with('-')
+                && !s.ends_with('-')
+        };
         if !dns(&self.app.name) {
-            problems.push(format!("app.name {:?} must be a DNS label (lowercase letters, digits, '-', at most 53 characters)", self.app.name));
+            problems
+                .push(format!("app.name {:?} must be a DNS label (lowercase letters, digits, '-', at most 53 characters)", self.app.name));
         }
         if !dns(&self.app.namespace) {
             problems.push(format!("app.namespace {:?} must be a DNS label", self.app.namespace));
@@ -388,8 +395,12 @@ impl DeployConfig {
             problems.push(format!("temporal.address {:?} must be host:port", self.temporal.address));
         }
         match self.temporal.auth {
-            Auth::Mtls if self.temporal.tls_secret.is_none() => problems.push("temporal.auth = \"mtls\" needs temporal.tls_secret (a kubernetes.io/tls Secret)".into()),
-            Auth::ApiKey if self.temporal.api_key_secret.is_none() => problems.push("temporal.auth = \"api-key\" needs temporal.api_key_secret".into()),
+            Auth::Mtls if self.temporal.tls_secret.is_none() => {
+                problems.push("temporal.auth = \"mtls\" needs temporal.tls_secret (a kubernetes.io/tls Secret)".into())
+            }
+            Auth::ApiKey if self.temporal.api_key_secret.is_none() => {
+                problems.push("temporal.auth = \"api-key\" needs temporal.api_key_secret".into())
+            }
             _ => {}
         }
         let mut roles = vec![("worker", &self.worker)];
@@ -491,8 +502,12 @@ impl DeployConfig {
             problems.push("worker.autoscaling.mode = \"keda\" with worker.controller: use mode = \"hpa\" (rendered as a WorkerResourceTemplate, one HPA per worker build)".into());
         }
         match (wc.rollout, wc.steps.is_empty()) {
-            (Rollout::Progressive, true) => problems.push("worker.controller.rollout = \"progressive\" needs steps, e.g. steps = [{ ramp_percentage = 10, pause = \"5m\" }]".into()),
-            (Rollout::AllAtOnce | Rollout::Manual, false) => problems.push("worker.controller.steps only apply to rollout = \"progressive\"".into()),
+            (Rollout::Progressive, true) => problems.push(
+                "worker.controller.rollout = \"progressive\" needs steps, e.g. steps = [{ ramp_percentage = 10, pause = \"5m\" }]".into(),
+            ),
+            (Rollout::AllAtOnce | Rollout::Manual, false) => {
+                problems.push("worker.controller.steps only apply to rollout = \"progressive\"".into())
+            }
             _ => {}
         }
         if wc.steps.len() > 20 {

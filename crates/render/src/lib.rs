@@ -10,7 +10,9 @@ mod lint;
 mod objects;
 mod output;
 
-pub use deploy::{App, Auth, Autoscaling, CodecServer, DeployConfig, Environment, RampStep, Role, Rollout, Scaler, SkipCheck, Temporal, WorkerController};
+pub use deploy::{
+    App, Auth, Autoscaling, CodecServer, DeployConfig, Environment, RampStep, Role, Rollout, Scaler, SkipCheck, Temporal, WorkerController,
+};
 pub use lint::{Finding, LintReport, RULES, lint, lint_paths, parse_documents};
 pub use objects::{Object, admin_port, alert_groups, dashboard_panels, objects};
 pub use output::{files, objects_for, to_yaml, write_all};

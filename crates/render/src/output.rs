@@ -63,11 +63,17 @@ pub fn files(config: &DeployConfig) -> Vec<(String, String)> {
     }
     out.push(("prometheus/rules.yaml".into(), format!("{HEADER}{}", to_yaml(&json!({ "groups": alert_groups(config) })))));
     let resources: Vec<&str> = base.iter().map(|o| o.file.as_str()).collect();
-    out.push(("kustomize/base/kustomization.yaml".into(), format!("{HEADER}{}", to_yaml(&json!({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": resources,
-    })))));
+    out.push((
+        "kustomize/base/kustomization.yaml".into(),
+        format!(
+            "{HEADER}{}",
+            to_yaml(&json!({
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": resources,
+            }))
+        ),
+    ));
     for (name, env) in &config.environments {
         let rendered = config.for_environment(env);
         out.push((format!("kustomize/overlays/{name}/kustomization.yaml"), format!("{HEADER}{}", to_yaml(&overlay(config, &rendered)))));
@@ -99,7 +105,8 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
     let mut worker_ops = Vec::new();
     if managed && env.app.tag != base.app.tag {
         // The labels transformer knows pod templates of built-in kinds only (images it finds anywhere).
-        worker_ops.push(json!({ "op": "replace", "path": "/spec/template/metadata/labels/app.kubernetes.io~1version", "value": env.app.tag }));
+        worker_ops
+            .push(json!({ "op": "replace", "path": "/spec/template/metadata/labels/app.kubernetes.io~1version", "value": env.app.tag }));
     }
     let autoscaled = env.worker.autoscaling.as_ref().is_some_and(|a| a.mode != Scaler::None);
     if !autoscaled && env.worker.replicas != base.worker.replicas {

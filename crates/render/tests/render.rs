@@ -19,7 +19,8 @@ fn variants() -> Vec<(&'static str, DeployConfig)> {
     let mtls = text.replace("auth = \"none\"", "auth = \"mtls\"\ntls_secret = \"greeting-temporal-tls\"\nserver_name = \"temporal.example.com\"")
         .replace("# [encryption]\n# key_secret = \"greeting-codec-keys\"", "[encryption]\nkey_secret = \"greeting-codec-keys\"\n[encryption.secret_provider]\nprovider = \"azure\"\nparameters = { keyvaultName = \"greeting-kv\", tenantId = \"00000000-0000-0000-0000-000000000000\" }")
         .replace("spread = true", "spread = true\nvpa = \"Off\"\nreadiness_gates = [\"target-health.elbv2.k8s.aws/greeting\"]");
-    let api_key = text.replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
+    let api_key = text
+        .replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
         .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
         .replace("mode = \"hpa\"", "mode = \"keda\"");
     vec![
@@ -35,8 +36,14 @@ fn variants() -> Vec<(&'static str, DeployConfig)> {
 fn controller_mode_hands_the_worker_to_the_temporal_worker_controller() {
     for config in [controller_mtls(), controller_api_key()] {
         let objs = objects(&config);
-        assert!(objs.iter().all(|o| !(o.value["kind"] == "Deployment" && o.value["metadata"]["name"] == "greeting-worker")), "no plain worker Deployment");
-        assert!(objs.iter().all(|o| o.value["kind"] != "HorizontalPodAutoscaler" && o.value["kind"] != "VerticalPodAutoscaler"), "per-build only");
+        assert!(
+            objs.iter().all(|o| !(o.value["kind"] == "Deployment" && o.value["metadata"]["name"] == "greeting-worker")),
+            "no plain worker Deployment"
+        );
+        assert!(
+            objs.iter().all(|o| o.value["kind"] != "HorizontalPodAutoscaler" && o.value["kind"] != "VerticalPodAutoscaler"),
+            "per-build only"
+        );
         let wd = find_value(&objs, "WorkerDeployment").expect("a WorkerDeployment");
         let conn = find_value(&objs, "Connection").expect("a Connection");
         assert_eq!(wd["apiVersion"], "temporal.io/v1alpha1");
@@ -52,7 +59,8 @@ fn controller_mode_hands_the_worker_to_the_temporal_worker_controller() {
             assert!(!env.contains(&injected), "{injected} in {env:?}");
         }
         // The orchestrator is not versioned and keeps its own credentials.
-        let orchestrator = objs.iter().find(|o| o.value["metadata"]["name"] == "greeting-orchestrator" && o.value["kind"] == "Deployment").unwrap();
+        let orchestrator =
+            objs.iter().find(|o| o.value["metadata"]["name"] == "greeting-orchestrator" && o.value["kind"] == "Deployment").unwrap();
         assert!(!orchestrator.value["spec"]["template"]["spec"]["initContainers"].is_null());
         let o_env = orchestrator.value.pointer("/spec/template/spec/containers/0/env").unwrap().to_string();
         assert_eq!(config.temporal.auth == tk8s_render::Auth::ApiKey, o_env.contains("TK8S_API_KEY_FILE"), "{o_env}");
@@ -63,11 +71,14 @@ fn controller_mode_hands_the_worker_to_the_temporal_worker_controller() {
     let egress = &find_value(&traced, "NetworkPolicy").unwrap()["spec"]["egress"];
     assert!(egress.as_array().unwrap().iter().any(|r| r["ports"][0]["port"] == 4317), "{egress:#}");
     let progressive = find_value(&objects(&controller_mtls()), "WorkerDeployment").unwrap().clone();
-    assert_eq!(progressive["spec"]["rollout"], json!({
-        "strategy": "Progressive",
-        "steps": [{ "rampPercentage": 10, "pauseDuration": "300s" }, { "rampPercentage": 50, "pauseDuration": "600s" }],
-        "gate": { "workflowType": "GreetingSmokeTest" },
-    }));
+    assert_eq!(
+        progressive["spec"]["rollout"],
+        json!({
+            "strategy": "Progressive",
+            "steps": [{ "rampPercentage": 10, "pauseDuration": "300s" }, { "rampPercentage": 50, "pauseDuration": "600s" }],
+            "gate": { "workflowType": "GreetingSmokeTest" },
+        })
+    );
     assert!(progressive["spec"]["replicas"].is_null(), "the per-build HPA owns replicas");
     let conn = find_value(&objects(&controller_mtls()), "Connection").unwrap().clone();
     assert_eq!(conn["spec"]["mutualTLSSecretRef"]["name"], "greeting-temporal-tls");
@@ -76,7 +87,10 @@ fn controller_mode_hands_the_worker_to_the_temporal_worker_controller() {
     let api = find_value(&api_objs, "WorkerDeployment").unwrap();
     assert_eq!(api["spec"]["rollout"], json!({ "strategy": "AllAtOnce" }));
     assert_eq!(api["spec"]["replicas"], 2);
-    assert_eq!(find_value(&api_objs, "Connection").unwrap()["spec"]["apiKeySecretRef"], json!({ "name": "greeting-temporal-api-key", "key": "api-key" }));
+    assert_eq!(
+        find_value(&api_objs, "Connection").unwrap()["spec"]["apiKeySecretRef"],
+        json!({ "name": "greeting-temporal-api-key", "key": "api-key" })
+    );
 }
 
 #[test]
@@ -90,7 +104,10 @@ fn committed_greeting_assets_are_current() {
     let mut found = BTreeMap::new();
     let mut stack = vec![dir.clone()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|_| panic!("{} missing: run `TK8S_BLESS=1 cargo test -p tk8s-render`", d.display())).flatten() {
+        for e in std::fs::read_dir(&d)
+            .unwrap_or_else(|_| panic!("{} missing: run `TK8S_BLESS=1 cargo test -p tk8s-render`", d.display()))
+            .flatten()
+        {
             if e.path().is_dir() {
                 stack.push(e.path());
             } else {
@@ -99,7 +116,8 @@ fn committed_greeting_assets_are_current() {
             }
         }
     }
-    let stale: Vec<&String> = wanted.keys().filter(|k| found.get(*k) != wanted.get(*k)).chain(found.keys().filter(|k| !wanted.contains_key(*k))).collect();
+    let stale: Vec<&String> =
+        wanted.keys().filter(|k| found.get(*k) != wanted.get(*k)).chain(found.keys().filter(|k| !wanted.contains_key(*k))).collect();
     assert!(stale.is_empty(), "deploy/greeting is stale ({stale:?}); run `TK8S_BLESS=1 cargo test -p tk8s-render committed`");
 }
 
@@ -117,7 +135,10 @@ fn every_rendered_object_passes_kubernetes_validate_strict_on_1_30_and_1_35() {
         let mut paths = Vec::new();
         for o in &objs {
             let api = o.value["apiVersion"].as_str().unwrap_or("");
-            if ["keda.sh/", "monitoring.coreos.com/", "secrets-store.csi.x-k8s.io/", "autoscaling.k8s.io/", "temporal.io/"].iter().any(|g| api.starts_with(g)) {
+            if ["keda.sh/", "monitoring.coreos.com/", "secrets-store.csi.x-k8s.io/", "autoscaling.k8s.io/", "temporal.io/"]
+                .iter()
+                .any(|g| api.starts_with(g))
+            {
                 continue; // CRDs: kubernetes-validate has no schema for them (see below for the controller's)
             }
             let p = dir.path().join(&o.file);
@@ -242,47 +263,143 @@ fn container(o: &mut Value) -> &mut Value {
 fn lint_catches_each_temporal_specific_mistake() {
     assert!(lint(&rendered()).is_empty());
     let cases: Vec<LintCase> = vec![
-        ("TK001", rendered, Box::new(|o| { worker(o)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(10); })),
-        ("TK002", rendered, Box::new(|o| { container(worker(o))["readinessProbe"] = json!({"exec": {"command": ["ls", "/"]}}); })),
-        ("TK002", rendered, Box::new(|o| { container(worker(o))["livenessProbe"]["httpGet"]["path"] = json!("/healthz"); })),
-        ("TK002", rendered, Box::new(|o| { container(worker(o))["readinessProbe"]["httpGet"]["port"] = json!(8080); })),
-        ("TK003", rendered, Box::new(|o| { find(o, "HorizontalPodAutoscaler", "greeting-worker")["spec"]["scaleTargetRef"]["name"] = json!("greeting-orchestrator"); })),
-        ("TK004", rendered, Box::new(|o| { find(o, "PodDisruptionBudget", "greeting-worker")["spec"]["maxUnavailable"] = json!(0); })),
-        ("TK004", rendered, Box::new(|o| {
-            let pdb = find(o, "PodDisruptionBudget", "greeting-worker");
-            pdb["spec"].as_object_mut().unwrap().remove("maxUnavailable");
-            pdb["spec"]["minAvailable"] = json!("100%");
-        })),
-        ("TK005", rendered, Box::new(|o| { container(worker(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_API_KEY", "value": "k-123"})); })),
-        ("TK005", rendered, Box::new(|o| { o.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "greeting-codec-keys"}, "data": {"k1.key": "AAAA"}})); })),
-        ("TK006", rendered, Box::new(|o| { container(worker(o))["resources"]["limits"] = json!({}); })),
-        ("TK007", rendered, Box::new(|o| { find(o, "Deployment", "greeting-orchestrator")["spec"]["replicas"] = json!(3); })),
-        ("TK008", rendered, Box::new(|o| {
-            let env = container(worker(o))["env"].as_array_mut().unwrap();
-            env.push(json!({"name": "TK8S_API_KEY_FILE", "value": "/etc/temporal/api-key/api-key"}));
-            env.push(json!({"name": "TEMPORAL_TLS", "value": "false"}));
-        })),
-        ("TK009", rendered_with_controller, Box::new(|o| {
-            o.push(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "greeting-worker"},
+        (
+            "TK001",
+            rendered,
+            Box::new(|o| {
+                worker(o)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(10);
+            }),
+        ),
+        (
+            "TK002",
+            rendered,
+            Box::new(|o| {
+                container(worker(o))["readinessProbe"] = json!({"exec": {"command": ["ls", "/"]}});
+            }),
+        ),
+        (
+            "TK002",
+            rendered,
+            Box::new(|o| {
+                container(worker(o))["livenessProbe"]["httpGet"]["path"] = json!("/healthz");
+            }),
+        ),
+        (
+            "TK002",
+            rendered,
+            Box::new(|o| {
+                container(worker(o))["readinessProbe"]["httpGet"]["port"] = json!(8080);
+            }),
+        ),
+        (
+            "TK003",
+            rendered,
+            Box::new(|o| {
+                find(o, "HorizontalPodAutoscaler", "greeting-worker")["spec"]["scaleTargetRef"]["name"] = json!("greeting-orchestrator");
+            }),
+        ),
+        (
+            "TK004",
+            rendered,
+            Box::new(|o| {
+                find(o, "PodDisruptionBudget", "greeting-worker")["spec"]["maxUnavailable"] = json!(0);
+            }),
+        ),
+        (
+            "TK004",
+            rendered,
+            Box::new(|o| {
+                let pdb = find(o, "PodDisruptionBudget", "greeting-worker");
+                pdb["spec"].as_object_mut().unwrap().remove("maxUnavailable");
+                pdb["spec"]["minAvailable"] = json!("100%");
+            }),
+        ),
+        (
+            "TK005",
+            rendered,
+            Box::new(|o| {
+                container(worker(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_API_KEY", "value": "k-123"}));
+            }),
+        ),
+        (
+            "TK005",
+            rendered,
+            Box::new(|o| {
+                o.push(
+                    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "greeting-codec-keys"}, "data": {"k1.key": "AAAA"}}),
+                );
+            }),
+        ),
+        (
+            "TK006",
+            rendered,
+            Box::new(|o| {
+                container(worker(o))["resources"]["limits"] = json!({});
+            }),
+        ),
+        (
+            "TK007",
+            rendered,
+            Box::new(|o| {
+                find(o, "Deployment", "greeting-orchestrator")["spec"]["replicas"] = json!(3);
+            }),
+        ),
+        (
+            "TK008",
+            rendered,
+            Box::new(|o| {
+                let env = container(worker(o))["env"].as_array_mut().unwrap();
+                env.push(json!({"name": "TK8S_API_KEY_FILE", "value": "/etc/temporal/api-key/api-key"}));
+                env.push(json!({"name": "TEMPORAL_TLS", "value": "false"}));
+            }),
+        ),
+        (
+            "TK009",
+            rendered_with_controller,
+            Box::new(|o| {
+                o.push(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "greeting-worker"},
                 "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "greeting-worker"}, "maxReplicas": 5}}));
-        })),
-        ("TK009", rendered_with_controller, Box::new(|o| {
-            o.push(json!({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler", "metadata": {"name": "greeting-worker"},
-                "spec": {"targetRef": {"apiVersion": "temporal.io/v1alpha1", "kind": "WorkerDeployment", "name": "greeting-worker"}}}));
-        })),
-        ("TK010", rendered_with_controller, Box::new(|o| {
-            let pod = &mut wd(o)["spec"]["template"]["spec"];
-            pod["volumes"] = json!([{"name": "temporal-tls", "secret": {"secretName": "greeting-temporal-tls"}}]);
-        })),
-        ("TK010", rendered_with_controller, Box::new(|o| {
-            container(wd(o))["volumeMounts"] = json!([{"name": "client-cert", "mountPath": "/etc/temporal/tls"}]);
-        })),
-        ("TK010", rendered_with_controller, Box::new(|o| {
-            container(wd(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_WORKER_BUILD_ID", "value": "v1"}));
-        })),
-        ("TK002", codec_server_render, Box::new(|o| {
-            container(find(o, "Deployment", "greeting-codec-server"))["livenessProbe"]["httpGet"]["port"] = json!(9090);
-        })),
+            }),
+        ),
+        (
+            "TK009",
+            rendered_with_controller,
+            Box::new(|o| {
+                o.push(
+                    json!({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler", "metadata": {"name": "greeting-worker"},
+                "spec": {"targetRef": {"apiVersion": "temporal.io/v1alpha1", "kind": "WorkerDeployment", "name": "greeting-worker"}}}),
+                );
+            }),
+        ),
+        (
+            "TK010",
+            rendered_with_controller,
+            Box::new(|o| {
+                let pod = &mut wd(o)["spec"]["template"]["spec"];
+                pod["volumes"] = json!([{"name": "temporal-tls", "secret": {"secretName": "greeting-temporal-tls"}}]);
+            }),
+        ),
+        (
+            "TK010",
+            rendered_with_controller,
+            Box::new(|o| {
+                container(wd(o))["volumeMounts"] = json!([{"name": "client-cert", "mountPath": "/etc/temporal/tls"}]);
+            }),
+        ),
+        (
+            "TK010",
+            rendered_with_controller,
+            Box::new(|o| {
+                container(wd(o))["env"].as_array_mut().unwrap().push(json!({"name": "TEMPORAL_WORKER_BUILD_ID", "value": "v1"}));
+            }),
+        ),
+        (
+            "TK002",
+            codec_server_render,
+            Box::new(|o| {
+                container(find(o, "Deployment", "greeting-codec-server"))["livenessProbe"]["httpGet"]["port"] = json!(9090);
+            }),
+        ),
     ];
     assert!(lint(&rendered_with_controller()).is_empty(), "{:?}", lint(&rendered_with_controller()));
     for (rule, base, f) in &cases {
@@ -308,18 +425,24 @@ fn the_codec_server_is_authenticated_isolated_and_runs_from_the_tk8s_image() {
     assert_eq!(c["image"], "registry.example.com/tk8s:0.1.0", "the tk8s image, beside the app's, with the app's tag");
     assert_eq!(c["command"], json!(["/usr/local/bin/tk8s"]));
     assert_eq!(c["args"], json!(["codec-server"]));
-    let env: BTreeMap<&str, &str> = c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();
+    let env: BTreeMap<&str, &str> =
+        c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();
     assert_eq!(env["TK8S_CODEC_SERVER_ALLOWED_ORIGINS"], "https://temporal.example.com");
     assert_eq!(env["TK8S_CODEC_SERVER_JWT_AUDIENCE"], "temporal-ui");
     assert_eq!(env["TK8S_CODEC_SERVER_TOKENS_FILE"], "/etc/tk8s/codec-tokens/tokens");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(c["ports"][0]["containerPort"], 8888);
-    let volumes: Vec<&str> = d["spec"]["template"]["spec"]["volumes"].as_array().unwrap().iter().map(|v| v["secret"]["secretName"].as_str().unwrap()).collect();
+    let volumes: Vec<&str> =
+        d["spec"]["template"]["spec"]["volumes"].as_array().unwrap().iter().map(|v| v["secret"]["secretName"].as_str().unwrap()).collect();
     assert_eq!(volumes, ["greeting-codec-keys", "greeting-codec-tokens"]);
     assert_eq!(find("Service", "greeting-codec-server").unwrap()["spec"]["ports"][0]["port"], 8888);
     let np = find("NetworkPolicy", "greeting-codec-server").unwrap();
-    let from: Vec<&str> = np["spec"]["ingress"][0]["from"].as_array().unwrap().iter()
-        .map(|p| p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str().unwrap()).collect();
+    let from: Vec<&str> = np["spec"]["ingress"][0]["from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str().unwrap())
+        .collect();
     assert_eq!(from, ["ingress-nginx", "monitoring"]);
     assert_eq!(np["spec"]["egress"][1]["ports"][0]["port"], 443, "JWKS over https");
     // The roles' policy no longer covers the codec server's pods.
@@ -354,20 +477,53 @@ fn deploy_config_errors_name_the_file_and_line() {
         (good.replace("shutdown_grace = \"20s\"", "shutdown_grace = \"soon\""), "deploy.toml", "worker.shutdown_grace"),
         (good.replace("TK8S_MAX_CONCURRENT_ACTIVITIES", "TK8S_MAX_ACTIVITIES"), "deploy.toml", "not a known setting"),
         (good.replace("name = \"greeting\"", "name = \"Greeting_App\""), "deploy.toml", "DNS label"),
-        (good.replace("# [worker.controller]\n# rollout = \"progressive\"", "[worker.controller]\nrollout = \"progressive\""), "deploy.toml", "needs steps"),
-        (good.replace("# [worker.controller]", "[worker.controller]").replace("# steps = ", "steps = "), "deploy.toml", "only apply to rollout = \"progressive\""),
-        (controller_with("rollout = \"progressive\"\nsteps = [{ ramp_percentage = 50, pause = \"1m\" }, { ramp_percentage = 20, pause = \"1m\" }]"), "deploy.toml", "steps[1].ramp_percentage = 20"),
-        (controller_with("rollout = \"progressive\"\nsteps = [{ ramp_percentage = 10, pause = \"10s\" }]"), "deploy.toml", "at least \"30s\""),
+        (
+            good.replace("# [worker.controller]\n# rollout = \"progressive\"", "[worker.controller]\nrollout = \"progressive\""),
+            "deploy.toml",
+            "needs steps",
+        ),
+        (
+            good.replace("# [worker.controller]", "[worker.controller]").replace("# steps = ", "steps = "),
+            "deploy.toml",
+            "only apply to rollout = \"progressive\"",
+        ),
+        (
+            controller_with(
+                "rollout = \"progressive\"\nsteps = [{ ramp_percentage = 50, pause = \"1m\" }, { ramp_percentage = 20, pause = \"1m\" }]",
+            ),
+            "deploy.toml",
+            "steps[1].ramp_percentage = 20",
+        ),
+        (
+            controller_with("rollout = \"progressive\"\nsteps = [{ ramp_percentage = 10, pause = \"10s\" }]"),
+            "deploy.toml",
+            "at least \"30s\"",
+        ),
         (controller_with("rollout = \"gradual\""), "deploy.toml:", "gradual"),
         (controller_with("delete_delay = \"tomorrow\""), "deploy.toml", "worker.controller.delete_delay"),
         (controller_with("").replace("mode = \"hpa\"", "mode = \"keda\""), "deploy.toml", "WorkerResourceTemplate"),
         (controller_with("").replace("temporal-frontend.temporal.svc.cluster.local:7233", "[::1]:7233"), "deploy.toml", "plain host:port"),
-        (good.replace("[orchestrator.resources]", "[orchestrator.controller]\n\n[orchestrator.resources]"), "deploy.toml", "only the worker"),
+        (
+            good.replace("[orchestrator.resources]", "[orchestrator.controller]\n\n[orchestrator.resources]"),
+            "deploy.toml",
+            "only the worker",
+        ),
         (good.replace("# otlp_endpoint = \"http://", "otlp_endpoint = \"grpc://"), "deploy.toml", "monitoring.otlp_endpoint"),
         (common::uncomment(&good, "codec_server"), "deploy.toml", "codec_server needs [encryption]"),
-        (common::uncomment(&good, "codec_server").replace("jwks_url", "# jwks_url").replace("jwt_audience", "# jwt_audience").replace("tokens_secret", "# tokens_secret"), "deploy.toml", "anyone who reaches it can decrypt"),
+        (
+            common::uncomment(&good, "codec_server")
+                .replace("jwks_url", "# jwks_url")
+                .replace("jwt_audience", "# jwt_audience")
+                .replace("tokens_secret", "# tokens_secret"),
+            "deploy.toml",
+            "anyone who reaches it can decrypt",
+        ),
         (common::uncomment(&good, "codec_server").replace("jwt_audience", "# jwt_audience"), "deploy.toml", "go together"),
-        (common::uncomment(&good, "codec_server").replace("https://idp.example.com", "http://idp.example.com"), "deploy.toml", "jwks_url must be an https:// URL"),
+        (
+            common::uncomment(&good, "codec_server").replace("https://idp.example.com", "http://idp.example.com"),
+            "deploy.toml",
+            "jwks_url must be an https:// URL",
+        ),
     ];
     for (text, place, what) in cases {
         let e = DeployConfig::parse(path, &text).expect_err(what).to_string();
@@ -425,7 +581,12 @@ fn helm_chart_matches(config: &DeployConfig, chart: &Path) {
             lint.arg("-f").arg(v);
         }
         let out = lint.output().unwrap();
-        assert!(out.status.success(), "helm lint {env:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "helm lint {env:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut template = Command::new(helm());
         template.args(["template", "greeting"]).arg(chart).args(["--namespace", &config.app.namespace, "--kube-version", "1.35.0"]);
         if let Some(v) = &values {
@@ -460,8 +621,11 @@ fn every_rendered_env_var_is_a_known_setting_with_a_value_the_binary_accepts() {
     for (name, config) in variants() {
         for env_name in [None, Some("dev"), Some("prod")] {
             let objs: Vec<Value> = objects_for(&config, env_name).unwrap().into_iter().map(|o| o.value).collect();
-            let config_maps: BTreeMap<String, Value> =
-                objs.iter().filter(|o| o["kind"] == "ConfigMap").map(|o| (o["metadata"]["name"].as_str().unwrap().to_string(), o["data"].clone())).collect();
+            let config_maps: BTreeMap<String, Value> = objs
+                .iter()
+                .filter(|o| o["kind"] == "ConfigMap")
+                .map(|o| (o["metadata"]["name"].as_str().unwrap().to_string(), o["data"].clone()))
+                .collect();
             for o in objs.iter().filter(|o| o["kind"] == "Deployment" || o["kind"] == "WorkerDeployment") {
                 let pod = &o["spec"]["template"]["spec"];
                 for c in pod["containers"].as_array().into_iter().chain(pod["initContainers"].as_array()).flatten() {
@@ -479,18 +643,21 @@ fn every_rendered_env_var_is_a_known_setting_with_a_value_the_binary_accepts() {
                     for var in env.keys() {
                         assert!(SETTINGS.iter().any(|s| s.env == var), "{at}: {var} is not a setting tk8s-config knows");
                     }
-                    let mut mounts: Vec<&str> = c["volumeMounts"].as_array().into_iter().flatten().map(|m| m["mountPath"].as_str().unwrap()).collect();
+                    let mut mounts: Vec<&str> =
+                        c["volumeMounts"].as_array().into_iter().flatten().map(|m| m["mountPath"].as_str().unwrap()).collect();
                     if o["kind"] == "WorkerDeployment" {
                         // The temporal-worker-controller mounts the Connection's mTLS Secret here.
                         mounts.push("/etc/temporal/tls");
                     }
-                    let app = tk8s_config::AppDefaults { name: "greeting".into(), task_queue: "greeting".into(), workflow_input: String::new() };
+                    let app =
+                        tk8s_config::AppDefaults { name: "greeting".into(), task_queue: "greeting".into(), workflow_input: String::new() };
                     let inputs = tk8s_config::Inputs { env: &env, args: &[], app: &app, cwd: Path::new("/") };
                     if let Err(tk8s_config::ConfigError::Invalid(problems)) = tk8s_config::Config::load(&inputs) {
                         for p in &problems {
                             let setting = p.key.and_then(tk8s_config::spec::by_key);
                             let mounted = setting.is_some_and(|s| {
-                                matches!(s.kind, Kind::File | Kind::Dir) && env.get(s.env).is_some_and(|v| mounts.iter().any(|m| v.starts_with(m)))
+                                matches!(s.kind, Kind::File | Kind::Dir)
+                                    && env.get(s.env).is_some_and(|v| mounts.iter().any(|m| v.starts_with(m)))
                             });
                             assert!(mounted, "{at}: the binary would refuse this env: {p}");
                         }

@@ -24,13 +24,21 @@ fn run(cmd: &mut Command) -> String {
 #[test]
 fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
     let checkov = tool(".venv-checkov", "checkov");
-    let manifests = run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "kubernetes", "-d", "deploy/greeting/plain"]));
+    let manifests =
+        run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "kubernetes", "-d", "deploy/greeting/plain"]));
     assert!(manifests.contains("Failed checks: 0"), "{manifests}");
     let skips: usize = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap().matches("[[skip_checks]]").count();
     assert!(manifests.contains(&format!("Skipped checks: {}", skips * 2)), "only the reasoned skips, on both Deployments:\n{manifests}");
     // The chart, with helm on PATH (without it checkov silently scans nothing).
     let path = format!("{}:{}", root().join(".tools/bin").display(), std::env::var("PATH").unwrap_or_default());
-    let chart = run(Command::new(&checkov).env("PATH", path).args(["--skip-download", "--compact", "--framework", "helm", "-d", "deploy/greeting/helm"]));
+    let chart = run(Command::new(&checkov).env("PATH", path).args([
+        "--skip-download",
+        "--compact",
+        "--framework",
+        "helm",
+        "-d",
+        "deploy/greeting/helm",
+    ]));
     assert!(chart.contains("Failed checks: 0") && chart.contains("Passed checks: "), "{chart}");
     assert!(!chart.contains("Passed checks: 0,"), "checkov scanned nothing in the chart:\n{chart}");
     // Under the temporal-worker-controller: the worker's pod template (as a PodTemplate, which
@@ -57,10 +65,16 @@ fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
         };
         assert_eq!(report["summary"]["failed"], 0, "{:#}", report["results"]["failed_checks"]);
         assert_eq!(report["summary"]["skipped"], skips * workloads, "only the reasoned skips, one per workload");
-        let on_template = report["results"]["passed_checks"].as_array().unwrap().iter().filter(|c| c["resource"] == "PodTemplate.greeting.greeting-worker").count();
+        let on_template = report["results"]["passed_checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["resource"] == "PodTemplate.greeting.greeting-worker")
+            .count();
         assert!(on_template > 20, "checkov barely scanned the worker's pod template ({on_template} checks)");
     }
-    let docker = run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "dockerfile", "-f", "deploy/docker/Dockerfile"]));
+    let docker =
+        run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "dockerfile", "-f", "deploy/docker/Dockerfile"]));
     assert!(docker.contains("Failed checks: 0") && docker.contains("Skipped checks: 0"), "{docker}");
 }
 
@@ -69,7 +83,8 @@ fn hadolint_and_compose_accept_the_container_assets() {
     let hadolint = run(Command::new(tool(".venv", "hadolint")).args(["--failure-threshold", "info", "deploy/docker/Dockerfile"]));
     assert!(hadolint.trim().is_empty(), "hadolint findings:\n{hadolint}");
     run(Command::new(tool(".venv", "docker-compose")).args(["-f", "deploy/docker/compose.yaml", "config", "-q"]));
-    let compose = run(Command::new(tool(".venv", "docker-compose")).args(["-f", "deploy/docker/compose.yaml", "config", "--format", "json"]));
+    let compose =
+        run(Command::new(tool(".venv", "docker-compose")).args(["-f", "deploy/docker/compose.yaml", "config", "--format", "json"]));
     let v: serde_json::Value = serde_json::from_str(&compose).unwrap();
     for service in ["worker", "orchestrator", "temporal", "postgres", "prometheus"] {
         assert!(!v["services"][service]["healthcheck"].is_null(), "{service} has no healthcheck");

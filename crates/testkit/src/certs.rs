@@ -40,8 +40,7 @@ impl TestCa {
     }
 
     fn leaf_valid(&self, common_name: &str, dns_names: &[&str], not_after: Option<i64>) -> Leaf {
-        let mut params =
-            CertificateParams::new(dns_names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("leaf params");
+        let mut params = CertificateParams::new(dns_names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("leaf params");
         params.distinguished_name.push(DnType::CommonName, common_name);
         if let Some(end) = not_after {
             params.not_after = time::OffsetDateTime::from_unix_timestamp(end).expect("a valid time");

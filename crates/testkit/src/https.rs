@@ -23,7 +23,8 @@ impl HttpsDocument {
     /// Serve `body` at every path on 127.0.0.1, with `cert_pem`/`key_pem` (e.g. a [`crate::Leaf`]).
     pub fn start(cert_pem: &str, key_pem: &str, body: &str) -> HttpsDocument {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().expect("cert");
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<_, _>>().expect("cert");
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key");
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -54,7 +55,10 @@ impl HttpsDocument {
                                 let text = b.lock().unwrap_or_else(|e| e.into_inner()).clone();
                                 async move {
                                     Ok::<_, std::convert::Infallible>(
-                                        Response::builder().header("content-type", "application/json").body(Full::new(Bytes::from(text))).expect("response"),
+                                        Response::builder()
+                                            .header("content-type", "application/json")
+                                            .body(Full::new(Bytes::from(text)))
+                                            .expect("response"),
                                     )
                                 }
                             });

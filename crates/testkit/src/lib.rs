@@ -67,7 +67,8 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Send a signal to a process.
+/// Send a signal to a process. The workspace's one `unsafe` block.
+#[allow(unsafe_code)]
 pub fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
     unsafe {
@@ -217,13 +218,27 @@ impl DevServer {
     /// Start the server and wait until it is healthy; on failure, its output.
     fn try_run(&mut self) -> Result<(), String> {
         let (port, http, metrics) = (self.port.to_string(), free_port().to_string(), free_port().to_string());
-        let mut args: Vec<String> = ["server", "start-dev", "--ip", "127.0.0.1", "--port", &port, "--http-port", &http,
-            "--metrics-port", &metrics, "--log-level", "error"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--http-port",
+            &http,
+            "--metrics-port",
+            &metrics,
+            "--log-level",
+            "error",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         match self.ui_port {
-            Some(ui) => args.extend(["--ui-ip".into(), "127.0.0.1".into(), "--ui-port".into(), ui.to_string(), "--ui-disable-news-fetch".into()]),
+            Some(ui) => {
+                args.extend(["--ui-ip".into(), "127.0.0.1".into(), "--ui-port".into(), ui.to_string(), "--ui-disable-news-fetch".into()])
+            }
             None => args.push("--headless".into()),
         }
         if let Some(db) = &self.db {
@@ -231,8 +246,7 @@ impl DevServer {
         }
         args.extend(self.extra.clone());
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: BTreeMap<String, String> =
-            std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME").collect();
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME").collect();
         self.proc = Some(Proc::spawn(&temporal_bin(), &argv, &env));
         let ready = wait_until(Duration::from_secs(30), || {
             self.cli(&["operator", "cluster", "health"]).status.success() || !self.proc.as_mut().is_some_and(Proc::is_running)
@@ -324,7 +338,9 @@ impl DevServer {
     pub fn activity_completed_by(&self, workflow_id: &str, activity: &str) -> Option<String> {
         let events = self.history(workflow_id);
         let scheduled = events.iter().find(|e| {
-            e.pointer("/activityTaskScheduledEventAttributes/activityType/name").and_then(|n| n.as_str()).is_some_and(|n| n.ends_with(activity))
+            e.pointer("/activityTaskScheduledEventAttributes/activityType/name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| n.ends_with(activity))
         })?;
         let id = scheduled.get("eventId")?.clone();
         events.iter().find_map(|e| {
@@ -437,9 +453,11 @@ pub fn codec_server(tk8s: &Path, port: Option<u16>, keys_dir: &Path, settings: &
     let p = Proc::spawn(tk8s, &["codec-server"], &env);
     let mut bound = None;
     wait_until(Duration::from_secs(20), || {
-        bound = p.output().lines().find(|l| l.contains("codec server listening")).and_then(|l| {
-            l.split("\"addr\":\"").nth(1)?.split('"').next()?.rsplit(':').next()?.parse::<u16>().ok()
-        });
+        bound = p
+            .output()
+            .lines()
+            .find(|l| l.contains("codec server listening"))
+            .and_then(|l| l.split("\"addr\":\"").nth(1)?.split('"').next()?.rsplit(':').next()?.parse::<u16>().ok());
         bound.is_some()
     });
     let port = bound.unwrap_or_else(|| panic!("the codec server did not start:\n{}", p.output()));

@@ -47,7 +47,10 @@ fn hex(bytes: &[u8]) -> String {
 
 #[tonic::async_trait]
 impl TraceService for Collector {
-    async fn export(&self, request: tonic::Request<ExportTraceServiceRequest>) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let mut out = self.spans.lock().unwrap_or_else(|e| e.into_inner());
         for rs in request.into_inner().resource_spans {
             let resource = rs.resource.map(|r| strings(&r.attributes)).unwrap_or_default();

@@ -16,7 +16,8 @@ pub fn assert_snapshot(path: &Path, actual: &str) {
         std::fs::write(path, actual).expect("write the snapshot");
         return;
     }
-    let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(expected.lines().count().min(actual.lines().count()));
+    let first =
+        expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(expected.lines().count().min(actual.lines().count()));
     panic!(
         "{} is stale (first difference at line {}):\n--- expected\n{}\n--- actual\n{}\nrun the test with TK8S_BLESS=1 to accept the new output",
         path.display(),

@@ -32,15 +32,10 @@ pub struct GreetingWorkflow;
 impl GreetingWorkflow {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: GreetingInput) -> WorkflowResult<String> {
-        let options = || {
-            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
-                .heartbeat_timeout(Duration::from_secs(10))
-                .build()
-        };
+        let options =
+            || ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60)).heartbeat_timeout(Duration::from_secs(10)).build();
         let greeting = ctx.execute_activity(GreetingActivities::compose_greeting, input.name.clone(), options()).await?;
-        let processed = ctx
-            .execute_activity(GreetingActivities::process_greeting, (greeting, input.work_ms), options())
-            .await?;
+        let processed = ctx.execute_activity(GreetingActivities::process_greeting, (greeting, input.work_ms), options()).await?;
         let done = ctx.execute_activity(GreetingActivities::finalise_greeting, processed, options()).await?;
         Ok(done)
     }

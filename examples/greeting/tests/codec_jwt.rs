@@ -100,7 +100,8 @@ fn jwks(keys: &[Value]) -> String {
 }
 
 fn encode_status(port: u16, token: Option<&str>) -> u16 {
-    let body = json!({ "payloads": [{ "metadata": { "encoding": STANDARD.encode("json/plain") }, "data": STANDARD.encode("\"hi\"") }] }).to_string();
+    let body = json!({ "payloads": [{ "metadata": { "encoding": STANDARD.encode("json/plain") }, "data": STANDARD.encode("\"hi\"") }] })
+        .to_string();
     let auth = token.map(|t| format!("Bearer {t}"));
     let mut headers = vec![("Content-Type", "application/json")];
     if let Some(a) = &auth {
@@ -122,12 +123,17 @@ fn jwts_verified_against_a_jwks_over_https_with_rotation() {
     let (ec, rsa, next, stranger) = (Signer::ec(), Signer::rsa(dir.path()), Signer::ec(), Signer::ec());
     let idp = HttpsDocument::start(&leaf.cert_pem, &leaf.key_pem, &jwks(&[ec.jwk("ec-1"), rsa.jwk("rsa-1")]));
     let url = format!("https://localhost:{}/.well-known/jwks.json", idp.port);
-    let (server, port) = tk8s_testkit::codec_server(&tk8s(), None, &keys, &[
-        ("TK8S_CODEC_SERVER_JWKS_URL", &url),
-        ("TK8S_CODEC_SERVER_JWT_AUDIENCE", AUDIENCE),
-        ("TK8S_CODEC_SERVER_JWT_ISSUER", ISSUER),
-        ("SSL_CERT_FILE", &ca_file.display().to_string()),
-    ]);
+    let (server, port) = tk8s_testkit::codec_server(
+        &tk8s(),
+        None,
+        &keys,
+        &[
+            ("TK8S_CODEC_SERVER_JWKS_URL", &url),
+            ("TK8S_CODEC_SERVER_JWT_AUDIENCE", AUDIENCE),
+            ("TK8S_CODEC_SERVER_JWT_ISSUER", ISSUER),
+            ("SSL_CERT_FILE", &ca_file.display().to_string()),
+        ],
+    );
     assert!(wait_until(Duration::from_secs(10), || server.output().contains("JWKS loaded")), "{}", server.output());
     assert_eq!(encode_status(port, Some(&ec.token("ec-1", &claims()))), 200, "{}", server.output());
     assert_eq!(encode_status(port, Some(&rsa.token("rsa-1", &claims()))), 200, "{}", server.output());
@@ -139,12 +145,20 @@ fn jwts_verified_against_a_jwks_over_https_with_rotation() {
     };
     let good = ec.token("ec-1", &claims());
     let (head, rest) = good.split_once('.').unwrap();
-    let tampered = format!("{head}.{}.{}", URL_SAFE_NO_PAD.encode(with("sub", json!("mallory")).to_string()), rest.split_once('.').unwrap().1);
+    let tampered =
+        format!("{head}.{}.{}", URL_SAFE_NO_PAD.encode(with("sub", json!("mallory")).to_string()), rest.split_once('.').unwrap().1);
     let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"ec-1"}"#), URL_SAFE_NO_PAD.encode(claims().to_string()));
     let rejected = [
         ("no token", None),
         ("expired", Some(ec.token("ec-1", &with("exp", json!(now() - 3600))))),
-        ("no exp", Some(ec.token("ec-1", &{ let mut c = claims(); c.as_object_mut().unwrap().remove("exp"); c }))),
+        (
+            "no exp",
+            Some(ec.token("ec-1", &{
+                let mut c = claims();
+                c.as_object_mut().unwrap().remove("exp");
+                c
+            })),
+        ),
         ("other audience", Some(ec.token("ec-1", &with("aud", json!("billing-app"))))),
         ("other issuer", Some(ec.token("ec-1", &with("iss", json!("https://evil.test"))))),
         ("not yet valid", Some(ec.token("ec-1", &with("nbf", json!(now() + 3600))))),
@@ -175,10 +189,12 @@ fn jwts_verified_against_a_jwks_over_https_with_rotation() {
     assert!(!logs.contains(head), "a token reached the log:\n{logs}");
 
     // Without the CA in its trust store the server cannot fetch the keys and refuses every JWT.
-    let (server, untrusting) = tk8s_testkit::codec_server(&tk8s(), None, &keys, &[
-        ("TK8S_CODEC_SERVER_JWKS_URL", &url),
-        ("TK8S_CODEC_SERVER_JWT_AUDIENCE", AUDIENCE),
-    ]);
+    let (server, untrusting) = tk8s_testkit::codec_server(
+        &tk8s(),
+        None,
+        &keys,
+        &[("TK8S_CODEC_SERVER_JWKS_URL", &url), ("TK8S_CODEC_SERVER_JWT_AUDIENCE", AUDIENCE)],
+    );
     assert_eq!(encode_status(untrusting, Some(&ec.token("ec-1", &claims()))), 401);
     assert!(wait_until(Duration::from_secs(5), || server.output().contains("cannot load the JWKS")), "{}", server.output());
 }

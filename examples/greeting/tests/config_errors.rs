@@ -21,16 +21,16 @@ struct Case {
     expect: &'static [&'static str],
 }
 
-const fn case(
-    name: &'static str,
-    env: &'static [(&'static str, &'static str)],
-    expect: &'static [&'static str],
-) -> Case {
+const fn case(name: &'static str, env: &'static [(&'static str, &'static str)], expect: &'static [&'static str]) -> Case {
     Case { name, env, args: &[], files: &[], code: 78, expect }
 }
 
 const CASES: &[Case] = &[
-    case("int not a number", &[("TK8S_MAX_CONCURRENT_ACTIVITIES", "ten")], &["env TK8S_MAX_CONCURRENT_ACTIVITIES", "\"ten\"", "whole number from 1 to 10000"]),
+    case(
+        "int not a number",
+        &[("TK8S_MAX_CONCURRENT_ACTIVITIES", "ten")],
+        &["env TK8S_MAX_CONCURRENT_ACTIVITIES", "\"ten\"", "whole number from 1 to 10000"],
+    ),
     case("int below range", &[("TK8S_MAX_CONCURRENT_ACTIVITIES", "0")], &["env TK8S_MAX_CONCURRENT_ACTIVITIES", "from 1 to 10000"]),
     case("pollers below 2", &[("TK8S_WORKFLOW_POLLERS", "1")], &["env TK8S_WORKFLOW_POLLERS", "from 2 to 100"]),
     case("port out of range", &[("TK8S_ADMIN_PORT", "70000")], &["env TK8S_ADMIN_PORT", "port number"]),
@@ -48,47 +48,240 @@ const CASES: &[Case] = &[
     case("address without port", &[("TEMPORAL_ADDRESS", "localhost")], &["env TEMPORAL_ADDRESS", "host:port"]),
     case("address with scheme", &[("TEMPORAL_ADDRESS", "http://temporal:7233")], &["env TEMPORAL_ADDRESS", "host:port"]),
     case("tls not a bool", &[("TEMPORAL_TLS", "maybe")], &["env TEMPORAL_TLS", "true or false"]),
-    case("api key over plaintext", &[("TEMPORAL_TLS", "false"), ("TEMPORAL_API_KEY", SECRET)], &["env TEMPORAL_TLS", "API key", "plaintext"]),
-    case("client cert missing file", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "/nonexistent/tls.crt")], &["env TEMPORAL_TLS_CLIENT_CERT_PATH", "/nonexistent/tls.crt does not exist"]),
-    case("cert without key", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt")], &["env TEMPORAL_TLS_CLIENT_CERT_PATH", "no client key", "TEMPORAL_TLS_CLIENT_KEY_PATH"]),
-    case("key without cert", &[("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")], &["env TEMPORAL_TLS_CLIENT_KEY_PATH", "no client certificate"]),
-    case("cert and key do not match", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/other.key")], &["other.key does not match", "good.crt"]),
-    case("cert not PEM", &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/garbage.txt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")], &["garbage.txt", "certificate"]),
+    case(
+        "api key over plaintext",
+        &[("TEMPORAL_TLS", "false"), ("TEMPORAL_API_KEY", SECRET)],
+        &["env TEMPORAL_TLS", "API key", "plaintext"],
+    ),
+    case(
+        "client cert missing file",
+        &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "/nonexistent/tls.crt")],
+        &["env TEMPORAL_TLS_CLIENT_CERT_PATH", "/nonexistent/tls.crt does not exist"],
+    ),
+    case(
+        "cert without key",
+        &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt")],
+        &["env TEMPORAL_TLS_CLIENT_CERT_PATH", "no client key", "TEMPORAL_TLS_CLIENT_KEY_PATH"],
+    ),
+    case(
+        "key without cert",
+        &[("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")],
+        &["env TEMPORAL_TLS_CLIENT_KEY_PATH", "no client certificate"],
+    ),
+    case(
+        "cert and key do not match",
+        &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/other.key")],
+        &["other.key does not match", "good.crt"],
+    ),
+    case(
+        "cert not PEM",
+        &[("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/garbage.txt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")],
+        &["garbage.txt", "certificate"],
+    ),
     case("CA not PEM", &[("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "{dir}/garbage.txt")], &["temporal.tls_server_ca_cert_path", "garbage.txt"]),
     case("cert dir missing", &[("TK8S_TLS_CERT_DIR", "/nonexistent/tls")], &["env TK8S_TLS_CERT_DIR", "not one"]),
-    case("cert dir without key", &[("TK8S_TLS_CERT_DIR", "{dir}/halfdir")], &["env TK8S_TLS_CERT_DIR", "has no tls.key", "kubernetes.io/tls"]),
-    case("cert dir plus a cert elsewhere", &[("TK8S_TLS_CERT_DIR", "{dir}/halfdir"), ("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt"), ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key")], &["env TK8S_TLS_CERT_DIR", "not in it"]),
-    case("jwks over plain http", &[("TK8S_CODEC_SERVER_JWKS_URL", "http://idp.example.com/jwks"), ("TK8S_CODEC_SERVER_JWT_AUDIENCE", "ui")], &["env TK8S_CODEC_SERVER_JWKS_URL", "not an https:// URL", "loopback only"]),
-    case("jwks without audience", &[("TK8S_CODEC_SERVER_JWKS_URL", "https://idp.example.com/jwks")], &["env TK8S_CODEC_SERVER_JWKS_URL", "without codec_server.jwt_audience", "any application"]),
-    case("audience without jwks", &[("TK8S_CODEC_SERVER_JWT_AUDIENCE", "ui")], &["env TK8S_CODEC_SERVER_JWT_AUDIENCE", "no effect without a JWKS"]),
-    case("otlp endpoint without scheme", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4317")], &["env OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector.monitoring:4317"]),
+    case(
+        "cert dir without key",
+        &[("TK8S_TLS_CERT_DIR", "{dir}/halfdir")],
+        &["env TK8S_TLS_CERT_DIR", "has no tls.key", "kubernetes.io/tls"],
+    ),
+    case(
+        "cert dir plus a cert elsewhere",
+        &[
+            ("TK8S_TLS_CERT_DIR", "{dir}/halfdir"),
+            ("TEMPORAL_TLS_CLIENT_CERT_PATH", "{dir}/good.crt"),
+            ("TEMPORAL_TLS_CLIENT_KEY_PATH", "{dir}/good.key"),
+        ],
+        &["env TK8S_TLS_CERT_DIR", "not in it"],
+    ),
+    case(
+        "jwks over plain http",
+        &[("TK8S_CODEC_SERVER_JWKS_URL", "http://idp.example.com/jwks"), ("TK8S_CODEC_SERVER_JWT_AUDIENCE", "ui")],
+        &["env TK8S_CODEC_SERVER_JWKS_URL", "not an https:// URL", "loopback only"],
+    ),
+    case(
+        "jwks without audience",
+        &[("TK8S_CODEC_SERVER_JWKS_URL", "https://idp.example.com/jwks")],
+        &["env TK8S_CODEC_SERVER_JWKS_URL", "without codec_server.jwt_audience", "any application"],
+    ),
+    case(
+        "audience without jwks",
+        &[("TK8S_CODEC_SERVER_JWT_AUDIENCE", "ui")],
+        &["env TK8S_CODEC_SERVER_JWT_AUDIENCE", "no effect without a JWKS"],
+    ),
+    case(
+        "otlp endpoint without scheme",
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4317")],
+        &["env OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector.monitoring:4317"],
+    ),
     case("api key file empty", &[("TK8S_API_KEY_FILE", "{dir}/empty.key")], &["env TK8S_API_KEY_FILE", "is empty"]),
-    case("api key twice", &[("TK8S_API_KEY_FILE", "{dir}/api.key"), ("TEMPORAL_API_KEY", SECRET)], &["env TK8S_API_KEY_FILE", "together with temporal.api_key", "env TEMPORAL_API_KEY"]),
-    case("inline key data", &[("TEMPORAL_TLS_CLIENT_KEY_DATA", SECRET)], &["env TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH"]),
-    Case { name: "file: unknown key", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "# comment\n[worker]\ntask_queu = \"x\"\n")], code: 78, expect: &["tk8s.toml:3", "unknown setting `worker.task_queu`", "did you mean `worker.task_queue`?"] },
-    Case { name: "file: unknown section", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[wrker]\ntask_queue = \"x\"\n")], code: 78, expect: &["tk8s.toml:2", "unknown setting `wrker.task_queue`", "did you mean `worker.task_queue`?"] },
-    Case { name: "file: wrong type", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[worker]\n\nmax_concurrent_activities = \"ten\"\n")], code: 78, expect: &["tk8s.toml:3", "worker.max_concurrent_activities"] },
-    Case { name: "file: bad TOML", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[worker]\ntask_queue = \"x\nmore = 1\n")], code: 78, expect: &["tk8s.toml:2", "not valid TOML"] },
-    Case { name: "file: duration as number", env: &[], args: &["--config", "{dir}/tk8s.toml"], files: &[("tk8s.toml", "[shutdown]\ngrace = 20\n")], code: 78, expect: &["tk8s.toml:2", "shutdown.grace", "hint: quote it and add a unit"] },
-    Case { name: "file: relative cert path resolved next to the file", env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")], args: &[], files: &[("tk8s.toml", "[temporal]\ntls_server_ca_cert_path = \"missing-ca.crt\"\n")], code: 78, expect: &["tk8s.toml:2", "missing-ca.crt does not exist"] },
-    Case { name: "flag: config missing", env: &[], args: &["--config", "/nonexistent/tk8s.toml"], files: &[], code: 78, expect: &["flag --config", "cannot be read"] },
+    case(
+        "api key twice",
+        &[("TK8S_API_KEY_FILE", "{dir}/api.key"), ("TEMPORAL_API_KEY", SECRET)],
+        &["env TK8S_API_KEY_FILE", "together with temporal.api_key", "env TEMPORAL_API_KEY"],
+    ),
+    case(
+        "inline key data",
+        &[("TEMPORAL_TLS_CLIENT_KEY_DATA", SECRET)],
+        &["env TEMPORAL_TLS_CLIENT_KEY_DATA", "TEMPORAL_TLS_CLIENT_KEY_PATH"],
+    ),
+    Case {
+        name: "file: unknown key",
+        env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")],
+        args: &[],
+        files: &[("tk8s.toml", "# comment\n[worker]\ntask_queu = \"x\"\n")],
+        code: 78,
+        expect: &["tk8s.toml:3", "unknown setting `worker.task_queu`", "did you mean `worker.task_queue`?"],
+    },
+    Case {
+        name: "file: unknown section",
+        env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")],
+        args: &[],
+        files: &[("tk8s.toml", "[wrker]\ntask_queue = \"x\"\n")],
+        code: 78,
+        expect: &["tk8s.toml:2", "unknown setting `wrker.task_queue`", "did you mean `worker.task_queue`?"],
+    },
+    Case {
+        name: "file: wrong type",
+        env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")],
+        args: &[],
+        files: &[("tk8s.toml", "[worker]\n\nmax_concurrent_activities = \"ten\"\n")],
+        code: 78,
+        expect: &["tk8s.toml:3", "worker.max_concurrent_activities"],
+    },
+    Case {
+        name: "file: bad TOML",
+        env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")],
+        args: &[],
+        files: &[("tk8s.toml", "[worker]\ntask_queue = \"x\nmore = 1\n")],
+        code: 78,
+        expect: &["tk8s.toml:2", "not valid TOML"],
+    },
+    Case {
+        name: "file: duration as number",
+        env: &[],
+        args: &["--config", "{dir}/tk8s.toml"],
+        files: &[("tk8s.toml", "[shutdown]\ngrace = 20\n")],
+        code: 78,
+        expect: &["tk8s.toml:2", "shutdown.grace", "hint: quote it and add a unit"],
+    },
+    Case {
+        name: "file: relative cert path resolved next to the file",
+        env: &[("TK8S_CONFIG", "{dir}/tk8s.toml")],
+        args: &[],
+        files: &[("tk8s.toml", "[temporal]\ntls_server_ca_cert_path = \"missing-ca.crt\"\n")],
+        code: 78,
+        expect: &["tk8s.toml:2", "missing-ca.crt does not exist"],
+    },
+    Case {
+        name: "flag: config missing",
+        env: &[],
+        args: &["--config", "/nonexistent/tk8s.toml"],
+        files: &[],
+        code: 78,
+        expect: &["flag --config", "cannot be read"],
+    },
     case("env: config missing", &[("TK8S_CONFIG", "/nonexistent/tk8s.toml")], &["env TK8S_CONFIG", "cannot be read"]),
-    Case { name: "flag: bad value", env: &[], args: &["--max-concurrent-activities=abc"], files: &[], code: 78, expect: &["flag --max-concurrent-activities", "\"abc\""] },
-    Case { name: "flag: unknown", env: &[], args: &["--task-queu", "x"], files: &[], code: 64, expect: &["unexpected argument '--task-queu'", "a similar argument exists: '--task-queue'"] },
-    Case { name: "flag: missing value", env: &[], args: &["--task-queue"], files: &[], code: 64, expect: &["a value is required for '--task-queue"] },
-    Case { name: "temporal.toml: unknown profile", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml"), ("TEMPORAL_PROFILE", "staging")], args: &[], files: &[("temporal.toml", "[profile.default]\naddress = \"127.0.0.1:7233\"\n")], code: 78, expect: &["env TEMPORAL_PROFILE", "\"staging\" is not a profile in {dir}/temporal.toml", "profiles in the file: default"] },
-    Case { name: "temporal.toml: profile flag, default file missing", env: &[("HOME", "{dir}/home")], args: &["--profile", "prod"], files: &[], code: 78, expect: &["flag --profile", "\"prod\" was asked for", "{dir}/home/.config/temporalio/temporal.toml (the default temporal.toml) cannot be read", "set TEMPORAL_CONFIG_FILE"] },
-    Case { name: "temporal.toml: explicit file missing", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/nope.toml")], args: &[], files: &[], code: 78, expect: &["env TEMPORAL_CONFIG_FILE", "nope.toml does not exist"] },
-    Case { name: "temporal.toml: not valid", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")], args: &[], files: &[("temporal.toml", "[profile.default]\nadress = \"x\"\n")], code: 78, expect: &["{dir}/temporal.toml (profile default)", "not a valid temporal.toml"] },
-    Case { name: "temporal.toml: API key with TLS disabled", env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")], args: &[], files: &[("temporal.toml", "[profile.default]\naddress = \"127.0.0.1:7233\"\napi_key = \"sekrit-api-key-0123456789\"\n[profile.default.tls]\ndisabled = true\n")], code: 78, expect: &["(profile default)", "API key"] },
+    Case {
+        name: "flag: bad value",
+        env: &[],
+        args: &["--max-concurrent-activities=abc"],
+        files: &[],
+        code: 78,
+        expect: &["flag --max-concurrent-activities", "\"abc\""],
+    },
+    Case {
+        name: "flag: unknown",
+        env: &[],
+        args: &["--task-queu", "x"],
+        files: &[],
+        code: 64,
+        expect: &["unexpected argument '--task-queu'", "a similar argument exists: '--task-queue'"],
+    },
+    Case {
+        name: "flag: missing value",
+        env: &[],
+        args: &["--task-queue"],
+        files: &[],
+        code: 64,
+        expect: &["a value is required for '--task-queue"],
+    },
+    Case {
+        name: "temporal.toml: unknown profile",
+        env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml"), ("TEMPORAL_PROFILE", "staging")],
+        args: &[],
+        files: &[("temporal.toml", "[profile.default]\naddress = \"127.0.0.1:7233\"\n")],
+        code: 78,
+        expect: &["env TEMPORAL_PROFILE", "\"staging\" is not a profile in {dir}/temporal.toml", "profiles in the file: default"],
+    },
+    Case {
+        name: "temporal.toml: profile flag, default file missing",
+        env: &[("HOME", "{dir}/home")],
+        args: &["--profile", "prod"],
+        files: &[],
+        code: 78,
+        expect: &[
+            "flag --profile",
+            "\"prod\" was asked for",
+            "{dir}/home/.config/temporalio/temporal.toml (the default temporal.toml) cannot be read",
+            "set TEMPORAL_CONFIG_FILE",
+        ],
+    },
+    Case {
+        name: "temporal.toml: explicit file missing",
+        env: &[("TEMPORAL_CONFIG_FILE", "{dir}/nope.toml")],
+        args: &[],
+        files: &[],
+        code: 78,
+        expect: &["env TEMPORAL_CONFIG_FILE", "nope.toml does not exist"],
+    },
+    Case {
+        name: "temporal.toml: not valid",
+        env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")],
+        args: &[],
+        files: &[("temporal.toml", "[profile.default]\nadress = \"x\"\n")],
+        code: 78,
+        expect: &["{dir}/temporal.toml (profile default)", "not a valid temporal.toml"],
+    },
+    Case {
+        name: "temporal.toml: API key with TLS disabled",
+        env: &[("TEMPORAL_CONFIG_FILE", "{dir}/temporal.toml")],
+        args: &[],
+        files: &[(
+            "temporal.toml",
+            "[profile.default]\naddress = \"127.0.0.1:7233\"\napi_key = \"sekrit-api-key-0123456789\"\n[profile.default.tls]\ndisabled = true\n",
+        )],
+        code: 78,
+        expect: &["(profile default)", "API key"],
+    },
     case("codec key dir missing", &[("TK8S_CODEC_KEYS_DIR", "/nonexistent/keys")], &["env TK8S_CODEC_KEYS_DIR", "not one"]),
     case("codec key too short", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-short")], &["short.key: key decodes to 5 bytes", "exactly 32"]),
-    case("codec key dir without active key", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive")], &["no `active` file", "hint: write the active key id"]),
-    case("codec active key unknown", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_ACTIVE_KEY", "k9")], &["active key id", "k9", "is not in the key ring (known: k1)"]),
+    case(
+        "codec key dir without active key",
+        &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive")],
+        &["no `active` file", "hint: write the active key id"],
+    ),
+    case(
+        "codec active key unknown",
+        &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_ACTIVE_KEY", "k9")],
+        &["active key id", "k9", "is not in the key ring (known: k1)"],
+    ),
     case("codec inline keys malformed", &[("TK8S_CODEC_KEYS", SECRET)], &["entry 1 is not id=key", "TK8S_CODEC_KEYS"]),
-    case("codec keys twice", &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_KEYS", SECRET)], &["env TK8S_CODEC_KEYS_DIR", "together with codec.keys"]),
-    case("versioning half configured", &[("TEMPORAL_DEPLOYMENT_NAME", "greeting")], &["env TEMPORAL_DEPLOYMENT_NAME", "needs both", "set TEMPORAL_WORKER_BUILD_ID too"]),
-    case("several problems at once", &[("TK8S_ADMIN_PORT", "x"), ("TK8S_LOG_LEVEL", "loud")], &["2 problems", "env TK8S_ADMIN_PORT", "env TK8S_LOG_LEVEL"]),
+    case(
+        "codec keys twice",
+        &[("TK8S_CODEC_KEYS_DIR", "{dir}/keys-noactive"), ("TK8S_CODEC_KEYS", SECRET)],
+        &["env TK8S_CODEC_KEYS_DIR", "together with codec.keys"],
+    ),
+    case(
+        "versioning half configured",
+        &[("TEMPORAL_DEPLOYMENT_NAME", "greeting")],
+        &["env TEMPORAL_DEPLOYMENT_NAME", "needs both", "set TEMPORAL_WORKER_BUILD_ID too"],
+    ),
+    case(
+        "several problems at once",
+        &[("TK8S_ADMIN_PORT", "x"), ("TK8S_LOG_LEVEL", "loud")],
+        &["2 problems", "env TK8S_ADMIN_PORT", "env TK8S_LOG_LEVEL"],
+    ),
 ];
 
 fn prepare_files(dir: &Path) {
@@ -129,13 +322,7 @@ fn every_bad_config_exits_with_a_clear_error_naming_its_source() {
             env.insert(k.to_string(), sub(v));
         }
         let args: Vec<String> = std::iter::once("worker".to_string()).chain(case.args.iter().map(|a| sub(a))).collect();
-        let out = Command::new(env!("CARGO_BIN_EXE_greeting"))
-            .args(&args)
-            .env_clear()
-            .envs(&env)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_greeting")).args(&args).env_clear().envs(&env).current_dir(dir.path()).output().unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let mut problems = Vec::new();
         if out.status.code() != Some(case.code) {
@@ -177,7 +364,10 @@ fn config_show_prints_origins_and_redacts_secrets() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let line = |key: &str| text.lines().find(|l| l.starts_with(&format!("{key} "))).unwrap_or_default().to_string();
-    assert!(line("worker.max_concurrent_activities").contains("7  [") && line("worker.max_concurrent_activities").contains("tk8s.toml:2]"), "{text}");
+    assert!(
+        line("worker.max_concurrent_activities").contains("7  [") && line("worker.max_concurrent_activities").contains("tk8s.toml:2]"),
+        "{text}"
+    );
     assert!(line("worker.task_queue").contains("from-env  [env TK8S_TASK_QUEUE]"), "{text}");
     assert!(line("shutdown.grace").contains("25s  [flag --shutdown-grace]"), "{text}");
     assert!(line("worker.max_concurrent_workflow_tasks").contains("100  [default]"), "{text}");

@@ -101,15 +101,37 @@ fn history_holds_only_ciphertext_and_the_cli_decodes_through_the_codec_server() 
     let tokens = keys.path().join("tokens");
     std::fs::write(&tokens, "cli-token\n").unwrap();
     let tokens_file = tokens.display().to_string();
-    let (codec, port) = tk8s_testkit::codec_server(&tk8s(), None, keys.path(), &[
-        ("TK8S_CODEC_SERVER_TOKENS_FILE", &tokens_file),
-        ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "http://127.0.0.1:8233"),
-    ]);
+    let (codec, port) = tk8s_testkit::codec_server(
+        &tk8s(),
+        None,
+        keys.path(),
+        &[("TK8S_CODEC_SERVER_TOKENS_FILE", &tokens_file), ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "http://127.0.0.1:8233")],
+    );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let result = server.cli(&["workflow", "result", "--workflow-id", "enc-once-1", "--codec-endpoint", &endpoint, "--codec-auth", "Bearer cli-token"]);
+    let result = server.cli(&[
+        "workflow",
+        "result",
+        "--workflow-id",
+        "enc-once-1",
+        "--codec-endpoint",
+        &endpoint,
+        "--codec-auth",
+        "Bearer cli-token",
+    ]);
     let text = String::from_utf8_lossy(&result.stdout);
     assert!(text.contains("Hello, World! Welcome to Temporal on Kubernetes."), "{text}{}", String::from_utf8_lossy(&result.stderr));
-    let show = server.cli(&["workflow", "show", "--workflow-id", "enc-once-1", "--output", "json", "--codec-endpoint", &endpoint, "--codec-auth", "Bearer cli-token"]);
+    let show = server.cli(&[
+        "workflow",
+        "show",
+        "--workflow-id",
+        "enc-once-1",
+        "--output",
+        "json",
+        "--codec-endpoint",
+        &endpoint,
+        "--codec-auth",
+        "Bearer cli-token",
+    ]);
     let mut decoded = Vec::new();
     payloads(&serde_json::from_slice(&show.stdout).expect("history JSON"), &mut decoded);
     assert_eq!(decoded.len(), found.len(), "{}", String::from_utf8_lossy(&show.stderr));
@@ -118,7 +140,8 @@ fn history_holds_only_ciphertext_and_the_cli_decodes_through_the_codec_server() 
     assert!(texts.iter().any(|t| t.contains("\"name\":\"World\"")), "{texts:?}");
     // Without the token the codec server refuses (the CLI would retry a 401 until its deadline).
     let sealed = serde_json::json!({"payloads": [{"metadata": {"encoding": STANDARD.encode("binary/encrypted"),
-        "encryption-key-id": STANDARD.encode("k1")}, "data": STANDARD.encode(&found[0].2)}]}).to_string();
+        "encryption-key-id": STANDARD.encode("k1")}, "data": STANDARD.encode(&found[0].2)}]})
+    .to_string();
     let denied = tk8s_testkit::http_request(port, "POST", "/default/decode", &[("Content-Type", "application/json")], &sealed);
     assert_eq!(denied.as_ref().map(|r| r.0), Some(401), "{denied:?}");
     let allowed = tk8s_testkit::http_request(port, "POST", "/decode", &[("Authorization", "Bearer cli-token")], &sealed);
@@ -169,11 +192,17 @@ fn a_missing_key_fails_workflow_tasks_visibly_until_the_key_arrives() {
     // The SDK answers an undecodable activation with a failed workflow task; under load the
     // server may time the task out first. Either way the failure is in the history.
     let failed_task = || {
-        server.history_event_types("lost-once-1").iter().any(|e| e.contains("WORKFLOW_TASK_FAILED") || e.contains("WORKFLOW_TASK_TIMED_OUT"))
+        server
+            .history_event_types("lost-once-1")
+            .iter()
+            .any(|e| e.contains("WORKFLOW_TASK_FAILED") || e.contains("WORKFLOW_TASK_TIMED_OUT"))
     };
     assert!(wait_until(Duration::from_secs(30), failed_task), "{:?}", server.history_event_types("lost-once-1"));
     assert!(w.proc.output().contains("\\\"k3\\\""), "the worker log should name the missing key:\n{}", w.proc.output());
-    assert_eq!(server.statuses("WorkflowId = 'lost-once-1'").values().next().map(String::as_str), Some("WORKFLOW_EXECUTION_STATUS_RUNNING"));
+    assert_eq!(
+        server.statuses("WorkflowId = 'lost-once-1'").values().next().map(String::as_str),
+        Some("WORKFLOW_EXECUTION_STATUS_RUNNING")
+    );
 
     std::fs::write(worker_keys.path().join("k3.key"), key_b64(3)).unwrap();
     let done = || server.statuses("WorkflowId = 'lost-once-1'").values().next().map(String::as_str) == Some(COMPLETED);

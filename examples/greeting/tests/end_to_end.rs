@@ -72,17 +72,19 @@ fn once_mode_runs_workflows_to_completion_and_never_double_starts() {
 fn interval_and_rate_modes_use_deterministic_slot_ids() {
     let server = DevServer::start();
     let _w = worker(&server);
-    let mut interval = orchestrate(&server, &[
-        ("TK8S_ORCHESTRATOR_MODE", "interval"),
-        ("TK8S_ORCHESTRATOR_INTERVAL", "1s"),
-        ("TK8S_ORCHESTRATOR_RUN_FOR", "3500ms"),
-    ]);
-    let mut rate = orchestrate(&server, &[
-        ("TK8S_ORCHESTRATOR_MODE", "rate"),
-        ("TK8S_ORCHESTRATOR_RATE", "5"),
-        ("TK8S_ORCHESTRATOR_RUN_FOR", "2s"),
-        ("TK8S_WORKFLOW_ID_PREFIX", "load"),
-    ]);
+    let mut interval = orchestrate(
+        &server,
+        &[("TK8S_ORCHESTRATOR_MODE", "interval"), ("TK8S_ORCHESTRATOR_INTERVAL", "1s"), ("TK8S_ORCHESTRATOR_RUN_FOR", "3500ms")],
+    );
+    let mut rate = orchestrate(
+        &server,
+        &[
+            ("TK8S_ORCHESTRATOR_MODE", "rate"),
+            ("TK8S_ORCHESTRATOR_RATE", "5"),
+            ("TK8S_ORCHESTRATOR_RUN_FOR", "2s"),
+            ("TK8S_WORKFLOW_ID_PREFIX", "load"),
+        ],
+    );
     assert!(interval.proc.wait_exit(Duration::from_secs(30)).expect("interval stops").success(), "{}", interval.proc.output());
     assert!(rate.proc.wait_exit(Duration::from_secs(30)).expect("rate stops").success(), "{}", rate.proc.output());
     let q_interval = "WorkflowId STARTS_WITH 'greeting-interval-'";
@@ -125,11 +127,10 @@ fn orchestrator_exports_backlog_and_pollers_and_a_missing_namespace_is_a_config_
     // interval orchestrator that we watch, pile up in the backlog.
     let mut batch = orchestrate(&server, &[("TK8S_ORCHESTRATOR_COUNT", "4"), ("TK8S_ORCHESTRATOR_WAIT", "false")]);
     assert!(batch.proc.wait_exit(Duration::from_secs(30)).expect("exits").success(), "{}", batch.proc.output());
-    let mut o = orchestrate(&server, &[
-        ("TK8S_ORCHESTRATOR_MODE", "interval"),
-        ("TK8S_ORCHESTRATOR_INTERVAL", "24h"),
-        ("TK8S_BACKLOG_INTERVAL", "1s"),
-    ]);
+    let mut o = orchestrate(
+        &server,
+        &[("TK8S_ORCHESTRATOR_MODE", "interval"), ("TK8S_ORCHESTRATOR_INTERVAL", "24h"), ("TK8S_BACKLOG_INTERVAL", "1s")],
+    );
     assert!(o.wait_ready(Duration::from_secs(30)), "{}", o.proc.output());
     let backlog = "tk8s_task_queue_backlog{task_queue=\"greeting\",task_type=\"workflow\"}";
     // The server's count is approximate and converges over a few seconds.

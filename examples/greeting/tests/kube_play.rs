@@ -43,7 +43,13 @@ fn probes(objects: &[serde_json::Value]) -> Vec<(String, String, String, String,
         for c in d["spec"]["template"]["spec"]["containers"].as_array().unwrap() {
             for kind in ["startupProbe", "readinessProbe", "livenessProbe"] {
                 if let Some(get) = c[kind].get("httpGet") {
-                    out.push((name.clone(), c["name"].as_str().unwrap().into(), kind.into(), get["path"].as_str().unwrap().into(), get["port"].clone()));
+                    out.push((
+                        name.clone(),
+                        c["name"].as_str().unwrap().into(),
+                        kind.into(),
+                        get["path"].as_str().unwrap().into(),
+                        get["port"].clone(),
+                    ));
                 }
             }
         }
@@ -87,11 +93,30 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
     // own probe (no curl in the image).
     let admin = tk8s_testkit::free_port();
     let run = format!("tk8s-test-run-{}", std::process::id());
-    let started = podman.run("podman", &[
-        "run", "-d", "--name", &run, "--network", "host", "--read-only", "--user", "65532", "--cap-drop", "ALL",
-        "--security-opt", "no-new-privileges", "-e", &format!("TEMPORAL_ADDRESS={}", server.address()),
-        "-e", &format!("TK8S_ADMIN_PORT={admin}"), &local.0, "worker",
-    ]);
+    let started = podman.run(
+        "podman",
+        &[
+            "run",
+            "-d",
+            "--name",
+            &run,
+            "--network",
+            "host",
+            "--read-only",
+            "--user",
+            "65532",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "-e",
+            &format!("TEMPORAL_ADDRESS={}", server.address()),
+            "-e",
+            &format!("TK8S_ADMIN_PORT={admin}"),
+            &local.0,
+            "worker",
+        ],
+    );
     let cleanup = |name: &str| {
         let _ = podman.run("podman", &["rm", "-f", name]);
     };
@@ -99,7 +124,8 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
     let ready = wait_until(Duration::from_secs(30), || http_get(admin, "/readyz").map(|r| r.0) == Some(200));
     let health = podman.run("podman", &["healthcheck", "run", &run]);
     let stop = podman.run("podman", &["stop", "-t", "20", &run]);
-    let logs = podman.command("podman").args(["logs", &run]).output().map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
+    let logs =
+        podman.command("podman").args(["logs", &run]).output().map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
     cleanup(&run);
     assert!(ready, "the image never became ready:\n{logs}");
     assert!(health.is_ok(), "the image's HEALTHCHECK failed: {health:?}");
@@ -116,8 +142,11 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
     let pods = Pods::play(&podman, &adapted, 30).unwrap_or_else(|e| panic!("{e}"));
     let logs = |deployment: &str, container: &str| pods.logs(&pods.container(deployment, container));
     for (deployment, port) in &ports {
-        assert!(wait_until(Duration::from_secs(60), || http_get(*port, "/readyz").map(|r| r.0) == Some(200)),
-            "{deployment} never became ready on port {port}:\n{}", logs(deployment, deployment.trim_start_matches("greeting-")));
+        assert!(
+            wait_until(Duration::from_secs(60), || http_get(*port, "/readyz").map(|r| r.0) == Some(200)),
+            "{deployment} never became ready on port {port}:\n{}",
+            logs(deployment, deployment.trim_start_matches("greeting-"))
+        );
     }
 
     // Every probe the manifests declare answers 200 (liveness included, which podman cannot run).
@@ -129,7 +158,9 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
     }
 
     // Hardened as rendered: uid 65532, read-only root, no capabilities.
-    for (deployment, container) in [("greeting-worker", "worker"), ("greeting-orchestrator", "orchestrator"), ("greeting-codec-server", "codec-server")] {
+    for (deployment, container) in
+        [("greeting-worker", "worker"), ("greeting-orchestrator", "orchestrator"), ("greeting-codec-server", "codec-server")]
+    {
         let pid = pods.pid(&pods.container(deployment, container)).unwrap_or_else(|e| panic!("{e}"));
         let status = proc_status(pid);
         assert!(status["Uid"].split_whitespace().all(|u| u == "65532"), "{container}: Uid {}", status["Uid"]);
@@ -139,17 +170,30 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
     }
 
     // Worker and orchestrator talk to Temporal from their pods: workflows complete, encrypted.
-    let completed = || server.statuses("WorkflowId STARTS_WITH 'greeting-interval-'").values().filter(|s| *s == "WORKFLOW_EXECUTION_STATUS_COMPLETED").count();
-    assert!(wait_until(Duration::from_secs(60), || completed() >= 3), "no workflows completed:\n{}\n{}",
-        logs("greeting-worker", "worker"), logs("greeting-orchestrator", "orchestrator"));
+    let completed = || {
+        server
+            .statuses("WorkflowId STARTS_WITH 'greeting-interval-'")
+            .values()
+            .filter(|s| *s == "WORKFLOW_EXECUTION_STATUS_COMPLETED")
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || completed() >= 3),
+        "no workflows completed:\n{}\n{}",
+        logs("greeting-worker", "worker"),
+        logs("greeting-orchestrator", "orchestrator")
+    );
 
     // The codec server decodes with its mounted keys, for holders of a mounted token only.
     let codec = ports["greeting-codec-server"];
     let body = r#"{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"IkhlbGxvIg=="}]}"#;
     let auth = format!("Bearer {DEV_TOKEN}");
-    let (code, encoded) = http_request(codec, "POST", "/encode", &[("authorization", &auth), ("content-type", "application/json")], body).expect("codec server answers");
+    let (code, encoded) = http_request(codec, "POST", "/encode", &[("authorization", &auth), ("content-type", "application/json")], body)
+        .expect("codec server answers");
     assert_eq!(code, 200, "{encoded}");
-    let (code, decoded) = http_request(codec, "POST", "/decode", &[("authorization", &auth), ("content-type", "application/json")], &encoded).expect("codec server answers");
+    let (code, decoded) =
+        http_request(codec, "POST", "/decode", &[("authorization", &auth), ("content-type", "application/json")], &encoded)
+            .expect("codec server answers");
     assert_eq!(code, 200, "{decoded}");
     assert!(decoded.contains("IkhlbGxvIg=="), "{decoded}");
     assert_eq!(http_request(codec, "POST", "/decode", &[], &encoded).map(|r| r.0), Some(401));
@@ -166,7 +210,12 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
         podman.image_size(&local.0).unwrap_or(0),
         podman.image_size(&local.1).unwrap_or(0)
     );
-    for image in [local.0.clone(), local.1.clone(), format!("{}:{TAG}", registry.repository("greeting")), format!("{}:{TAG}", registry.repository("tk8s"))] {
+    for image in [
+        local.0.clone(),
+        local.1.clone(),
+        format!("{}:{TAG}", registry.repository("greeting")),
+        format!("{}:{TAG}", registry.repository("tk8s")),
+    ] {
         let _ = podman.run("podman", &["rmi", "-f", &image]);
     }
 }

@@ -34,30 +34,41 @@ fn both_roles_expose_lint_clean_prometheus_metrics() {
     env.insert("TK8S_ORCHESTRATOR_INTERVAL".into(), "1s".into());
     env.insert("TK8S_BACKLOG_INTERVAL".into(), "1s".into());
     let o = Host::spawn(bin(), &["orchestrator"], &env);
-    assert!(wait_until(Duration::from_secs(30), || o.metric("tk8s_orchestrator_workflows_completed_total").unwrap_or(0.0) >= 2.0),
-        "{}", o.proc.output());
+    assert!(
+        wait_until(Duration::from_secs(30), || o.metric("tk8s_orchestrator_workflows_completed_total").unwrap_or(0.0) >= 2.0),
+        "{}",
+        o.proc.output()
+    );
 
     let (_, worker_metrics) = http_get(w.admin_port(), "/metrics").expect("worker /metrics");
     let (_, orchestrator_metrics) = http_get(o.admin_port(), "/metrics").expect("orchestrator /metrics");
     for (role, text, families) in [
-        ("worker", &worker_metrics, &[
-            "tk8s_build_info{app=\"greeting\",role=\"worker\"",
-            "tk8s_ready 1",
-            "tk8s_worker_slot_utilization_ratio{worker_type=\"ActivityWorker\"}",
-            "temporal_workflow_completed_total{",
-            "temporal_activity_execution_latency_seconds_bucket{",
-            "temporal_num_pollers{",
-            "temporal_request_total{",
-        ][..]),
-        ("orchestrator", &orchestrator_metrics, &[
-            "tk8s_build_info{app=\"greeting\",role=\"orchestrator\"",
-            "tk8s_orchestrator_workflows_started_total{task_queue=\"greeting\"}",
-            "tk8s_orchestrator_workflows_completed_total{task_queue=\"greeting\"}",
-            "tk8s_orchestrator_workflows_failed_total",
-            "tk8s_task_queue_backlog{task_queue=\"greeting\",task_type=\"workflow\"}",
-            "tk8s_task_queue_backlog_age_seconds{",
-            "tk8s_task_queue_pollers{task_queue=\"greeting\",task_type=\"activity\"}",
-        ][..]),
+        (
+            "worker",
+            &worker_metrics,
+            &[
+                "tk8s_build_info{app=\"greeting\",role=\"worker\"",
+                "tk8s_ready 1",
+                "tk8s_worker_slot_utilization_ratio{worker_type=\"ActivityWorker\"}",
+                "temporal_workflow_completed_total{",
+                "temporal_activity_execution_latency_seconds_bucket{",
+                "temporal_num_pollers{",
+                "temporal_request_total{",
+            ][..],
+        ),
+        (
+            "orchestrator",
+            &orchestrator_metrics,
+            &[
+                "tk8s_build_info{app=\"greeting\",role=\"orchestrator\"",
+                "tk8s_orchestrator_workflows_started_total{task_queue=\"greeting\"}",
+                "tk8s_orchestrator_workflows_completed_total{task_queue=\"greeting\"}",
+                "tk8s_orchestrator_workflows_failed_total",
+                "tk8s_task_queue_backlog{task_queue=\"greeting\",task_type=\"workflow\"}",
+                "tk8s_task_queue_backlog_age_seconds{",
+                "tk8s_task_queue_pollers{task_queue=\"greeting\",task_type=\"activity\"}",
+            ][..],
+        ),
     ] {
         for family in families {
             assert!(text.contains(family), "{role} /metrics lacks {family}:\n{text}");

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use tk8s_testkit::{DevServer, Host, SIGKILL, SIGTERM, app_env, wait_until};
 
 const COMPLETED: &str = "WORKFLOW_EXECUTION_STATUS_COMPLETED";
-const ACTIVITY_SLOTS_USED: &str = "temporal_worker_task_slots_used{namespace=\"default\",task_queue=\"greeting\",worker_type=\"ActivityWorker\"}";
+const ACTIVITY_SLOTS_USED: &str =
+    "temporal_worker_task_slots_used{namespace=\"default\",task_queue=\"greeting\",worker_type=\"ActivityWorker\"}";
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_greeting"))
@@ -76,7 +77,11 @@ fn readiness_follows_a_server_outage_and_no_workflow_is_lost() {
     server.restart();
     assert!(w.wait_ready(Duration::from_secs(60)), "not ready again after the restart:\n{}", w.proc.output());
     let to_ready = restarted.elapsed();
-    assert!(wait_until(Duration::from_secs(90), || all_complete(&server, "outage", 3)), "{:?}", server.statuses("WorkflowId STARTS_WITH 'outage-'"));
+    assert!(
+        wait_until(Duration::from_secs(90), || all_complete(&server, "outage", 3)),
+        "{:?}",
+        server.statuses("WorkflowId STARTS_WITH 'outage-'")
+    );
     eprintln!("measured: readiness 503 after {} ms of outage; 200 again {} ms after restart", to_unready.as_millis(), to_ready.as_millis());
 }
 
@@ -87,8 +92,11 @@ fn sigterm_drains_in_flight_activities_within_the_grace_period() {
     env.insert("TK8S_SHUTDOWN_GRACE".into(), "15s".into());
     let mut a = worker(&env);
     start_batch(&server, "drain", 3, 4000);
-    assert!(wait_until(Duration::from_secs(20), || long_activities_running(&server, "drain", 3)),
-        "the long activities never ran on worker A:\n{}", a.proc.output());
+    assert!(
+        wait_until(Duration::from_secs(20), || long_activities_running(&server, "drain", 3)),
+        "the long activities never ran on worker A:\n{}",
+        a.proc.output()
+    );
 
     let signalled = Instant::now();
     a.proc.signal(SIGTERM);
@@ -102,12 +110,19 @@ fn sigterm_drains_in_flight_activities_within_the_grace_period() {
     let a_identity = format!("{}@", a.proc.pid());
     for n in 1..=3 {
         let by = server.activity_completed_by(&format!("drain-once-{n}"), "process_greeting");
-        assert!(by.as_deref().is_some_and(|i| i.starts_with(&a_identity)), "drain-once-{n}: process_greeting completed by {by:?}, not worker A");
+        assert!(
+            by.as_deref().is_some_and(|i| i.starts_with(&a_identity)),
+            "drain-once-{n}: process_greeting completed by {by:?}, not worker A"
+        );
     }
 
     // Another worker finishes the workflows (their next activities were not started on A).
     let _b = worker(&app_env(&server.address()));
-    assert!(wait_until(Duration::from_secs(60), || all_complete(&server, "drain", 3)), "{:?}", server.statuses("WorkflowId STARTS_WITH 'drain-'"));
+    assert!(
+        wait_until(Duration::from_secs(60), || all_complete(&server, "drain", 3)),
+        "{:?}",
+        server.statuses("WorkflowId STARTS_WITH 'drain-'")
+    );
     no_activity_trouble(&server, "drain", 3);
     eprintln!("measured: SIGTERM with 3 activities in flight -> exit 0 after {} ms", drain.as_millis());
 }
@@ -119,11 +134,14 @@ fn sigkill_of_one_of_two_workers_under_load_loses_no_workflow() {
     let a = worker(&env);
     let _b = worker(&env);
     start_batch(&server, "kill", 12, 1500);
-    assert!(wait_until(Duration::from_secs(10), || a.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 1.0),
-        "worker A never ran an activity");
+    assert!(wait_until(Duration::from_secs(10), || a.metric(ACTIVITY_SLOTS_USED).unwrap_or(0.0) >= 1.0), "worker A never ran an activity");
     let killed = Instant::now();
     a.proc.signal(SIGKILL);
-    assert!(wait_until(Duration::from_secs(90), || all_complete(&server, "kill", 12)), "{:?}", server.statuses("WorkflowId STARTS_WITH 'kill-'"));
+    assert!(
+        wait_until(Duration::from_secs(90), || all_complete(&server, "kill", 12)),
+        "{:?}",
+        server.statuses("WorkflowId STARTS_WITH 'kill-'")
+    );
     eprintln!("measured: all 12 workflows completed {} ms after SIGKILL of one worker", killed.elapsed().as_millis());
 }
 
@@ -148,8 +166,13 @@ fn as_pid_1_sigterm_still_drains_and_a_second_signal_exits_at_once() {
     tk8s_testkit::signal(worker_pid, SIGTERM);
     // Not a latency check (those are measured by `cargo xtask measure`): an ignored SIGTERM never
     // turns readiness off; a loaded 2-core machine may take a while to answer.
-    assert!(wait_until(Duration::from_secs(10), || pid1.readyz() == Some(503)),
-        "PID 1 ignored SIGTERM (readyz now {:?}, running {}):\n{}", pid1.readyz(), pid1.proc.is_running(), pid1.proc.output());
+    assert!(
+        wait_until(Duration::from_secs(10), || pid1.readyz() == Some(503)),
+        "PID 1 ignored SIGTERM (readyz now {:?}, running {}):\n{}",
+        pid1.readyz(),
+        pid1.proc.is_running(),
+        pid1.proc.output()
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert!(pid1.proc.is_running(), "exited before its 60 s activities could drain");
     let second = Instant::now();
@@ -191,6 +214,9 @@ fn the_hard_deadline_forces_exit_when_the_server_hangs_during_shutdown() {
     let took = signalled.elapsed();
     assert_eq!(status.code(), Some(70), "{}", w.proc.output());
     assert!(w.proc.output().contains("hard deadline hit"), "{}", w.proc.output());
-    assert!(took >= Duration::from_millis(2900) && took < Duration::from_secs(6), "exited after {took:?}, expected ~3 s (grace 1 s + deadline 2 s)");
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(6),
+        "exited after {took:?}, expected ~3 s (grace 1 s + deadline 2 s)"
+    );
     eprintln!("measured: hung server at shutdown -> forced exit (70) after {} ms", took.as_millis());
 }

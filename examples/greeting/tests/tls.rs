@@ -81,7 +81,10 @@ fn wrong_ca_fails_clearly() {
     let mut w = Host::spawn(bin(), &["worker"], &env);
     let (code, out) = fails_within(&mut w, 30);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("cannot connect to Temporal") && out.contains("hint: the server's certificate is not signed by a trusted CA"), "{out}");
+    assert!(
+        out.contains("cannot connect to Temporal") && out.contains("hint: the server's certificate is not signed by a trusted CA"),
+        "{out}"
+    );
     assert!(s.terminator.seen().handshake_failures > 0);
 }
 
@@ -117,8 +120,11 @@ fn mtls_from_a_secret_mount_and_rotation_without_restart() {
     write_client(&mount, &cert_b);
     assert!(wait_until(Duration::from_secs(10), || w.proc.output().contains("client certificate reloaded")), "{}", w.proc.output());
     s.terminator.restart();
-    assert!(wait_until(Duration::from_secs(30), || s.terminator.seen().client_certs.contains(&cert_b.cert_der)),
-        "worker never presented cert B:\n{}", w.proc.output());
+    assert!(
+        wait_until(Duration::from_secs(30), || s.terminator.seen().client_certs.contains(&cert_b.cert_der)),
+        "worker never presented cert B:\n{}",
+        w.proc.output()
+    );
     assert!(w.wait_ready(Duration::from_secs(30)), "{}", w.proc.output());
     assert!(w.proc.is_running() && w.proc.pid() == pid, "worker restarted");
     s.run_one_workflow(&env, "mtls-b");
@@ -133,7 +139,10 @@ fn missing_client_certificate_fails_clearly() {
     let (code, out) = fails_within(&mut w, 30);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("cannot connect to Temporal"), "{out}");
-    assert!(out.contains("hint: the server requires a client certificate"), "the error should point at the missing client certificate:\n{out}");
+    assert!(
+        out.contains("hint: the server requires a client certificate"),
+        "the error should point at the missing client certificate:\n{out}"
+    );
 }
 
 #[test]

@@ -56,6 +56,9 @@ fn one_greeting_is_one_trace_across_orchestrator_and_worker() {
     let role = |name: &str| trace.iter().find(|s| s.name == name).map(|s| s.resource.get("tk8s.role").cloned().unwrap_or_default());
     assert_eq!(role("StartWorkflow:GreetingWorkflow").as_deref(), Some("orchestrator"));
     assert_eq!(role("RunActivity:GreetingActivities::compose_greeting").as_deref(), Some("worker"));
-    assert_eq!(trace.iter().find(|s| s.name == "RunWorkflow:GreetingWorkflow").unwrap().attributes.get("temporalWorkflowID").map(String::as_str), Some("traced-once-1"));
+    assert_eq!(
+        trace.iter().find(|s| s.name == "RunWorkflow:GreetingWorkflow").unwrap().attributes.get("temporalWorkflowID").map(String::as_str),
+        Some("traced-once-1")
+    );
     assert!(trace.iter().all(|s| s.resource.get("service.name").map(String::as_str) == Some("greeting")), "{trace:#?}");
 }

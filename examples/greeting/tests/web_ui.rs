@@ -29,9 +29,12 @@ fn web_ui_in_chromium_shows_the_decoded_greeting() {
     let server = DevServer::start_with_ui(vec!["--ui-codec-endpoint".into(), format!("http://127.0.0.1:{codec_port}")]);
     let ui = server.ui_port.expect("UI port");
     let origin = format!("http://127.0.0.1:{ui}");
-    let (codec, _) = tk8s_testkit::codec_server(&greeting().with_file_name("tk8s"), Some(codec_port), keys.path(), &[
-        ("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", &origin),
-    ]);
+    let (codec, _) = tk8s_testkit::codec_server(
+        &greeting().with_file_name("tk8s"),
+        Some(codec_port),
+        keys.path(),
+        &[("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", &origin)],
+    );
 
     let mut app = app_env(&server.address());
     app.insert("TK8S_CODEC_KEYS_DIR".into(), keys.path().display().to_string());
@@ -48,7 +51,15 @@ fn web_ui_in_chromium_shows_the_decoded_greeting() {
         .output()
         .expect("run node");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the UI did not show the decoded greeting (screenshot {}):\n{text}\ncodec server:\n{}", screenshot.display(), codec.output());
+    assert!(
+        out.status.success(),
+        "the UI did not show the decoded greeting (screenshot {}):\n{text}\ncodec server:\n{}",
+        screenshot.display(),
+        codec.output()
+    );
     let logs = codec.output();
-    assert!(logs.contains("\"method\":\"OPTIONS\"") && logs.contains("\"method\":\"POST\""), "the browser should preflight then POST:\n{logs}");
+    assert!(
+        logs.contains("\"method\":\"OPTIONS\"") && logs.contains("\"method\":\"POST\""),
+        "the browser should preflight then POST:\n{logs}"
+    );
 }

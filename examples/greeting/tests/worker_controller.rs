@@ -23,7 +23,8 @@ fn deploy_config() -> PathBuf {
 
 /// The greeting deploy config with the worker under the controller, pointed at `address`.
 fn controller_config(address: &str) -> DeployConfig {
-    let text = std::fs::read_to_string(deploy_config()).unwrap()
+    let text = std::fs::read_to_string(deploy_config())
+        .unwrap()
         .replace("# [worker.controller]", "[worker.controller]")
         .replace("temporal-frontend.temporal.svc.cluster.local:7233", address);
     DeployConfig::parse(&deploy_config(), &text).unwrap()
@@ -69,7 +70,10 @@ fn start_build(config: &DeployConfig, build_id: &str) -> Host {
 /// What the controller does when a build's rollout completes: make it current.
 fn make_current(server: &DevServer, deployment: &str, build_id: &str) {
     let ok = || {
-        server.cli(&["worker", "deployment", "set-current-version", "--deployment-name", deployment, "--build-id", build_id, "--yes"]).status.success()
+        server
+            .cli(&["worker", "deployment", "set-current-version", "--deployment-name", deployment, "--build-id", build_id, "--yes"])
+            .status
+            .success()
     };
     assert!(wait_until(Duration::from_secs(30), ok), "could not make {build_id} current");
 }

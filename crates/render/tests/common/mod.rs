@@ -27,7 +27,8 @@ pub fn greeting() -> DeployConfig {
 /// per-build HPA and VPA.
 pub fn controller_mtls() -> DeployConfig {
     let base = root().join("examples/greeting/deploy.toml");
-    let text = std::fs::read_to_string(&base).unwrap()
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
         .replace("auth = \"none\"", "auth = \"mtls\"\ntls_secret = \"greeting-temporal-tls\"\nserver_name = \"temporal.example.com\"")
         .replace("# [worker.controller]", "[worker.controller]")
         .replace("# rollout = ", "rollout = ")
@@ -42,7 +43,8 @@ pub fn controller_mtls() -> DeployConfig {
 /// The worker under the controller with an API key, encryption, fixed replicas, all-at-once.
 pub fn controller_api_key() -> DeployConfig {
     let base = root().join("examples/greeting/deploy.toml");
-    let text = std::fs::read_to_string(&base).unwrap()
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
         .replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
         .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
         .replace("# [worker.controller]", "[worker.controller]")
@@ -63,15 +65,18 @@ pub fn controller_outputs(objs: &[tk8s_render::Object]) -> Vec<(String, Value)> 
     let mut out = Vec::new();
     for o in objs.iter().map(|o| &o.value) {
         match o["kind"].as_str() {
-            Some("WorkerDeployment") => out.push((format!("podtemplate-{}.yaml", o["metadata"]["name"].as_str().unwrap()), json!({
-                "apiVersion": "v1",
-                "kind": "PodTemplate",
-                "metadata": {
-                    "name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"],
-                    "annotations": o["spec"]["template"]["metadata"]["annotations"],
-                },
-                "template": o["spec"]["template"],
-            }))),
+            Some("WorkerDeployment") => out.push((
+                format!("podtemplate-{}.yaml", o["metadata"]["name"].as_str().unwrap()),
+                json!({
+                    "apiVersion": "v1",
+                    "kind": "PodTemplate",
+                    "metadata": {
+                        "name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"],
+                        "annotations": o["spec"]["template"]["metadata"]["annotations"],
+                    },
+                    "template": o["spec"]["template"],
+                }),
+            )),
             Some("WorkerResourceTemplate") => {
                 let mut t = o["spec"]["template"].clone();
                 let build = format!("{}-0-1-0-5d8f7c9b", o["spec"]["workerDeploymentRef"]["name"].as_str().unwrap());
@@ -90,4 +95,3 @@ pub fn controller_outputs(objs: &[tk8s_render::Object]) -> Vec<(String, Value)> 
     }
     out
 }
-

@@ -12,12 +12,21 @@ use std::path::PathBuf;
 pub const ADAPTATIONS: &[(&str, &str)] = &[
     ("only Deployments", "podman kube play runs pods; Services, HPAs, PDBs, NetworkPolicies and CRD kinds mean nothing to it"),
     ("one replica", "every replica would bind the same host ports under host networking"),
-    ("host networking, no containerPorts", "a dev server on 127.0.0.1 is reachable only with host networking, and podman refuses port mappings with it"),
+    (
+        "host networking, no containerPorts",
+        "a dev server on 127.0.0.1 is reachable only with host networking, and podman refuses port mappings with it",
+    ),
     ("a port per pod", "all pods share the host's ports: each gets its own admin (or codec server) port, in its env and its probes"),
     ("envFrom inlined into env", "podman 4.3 lets envFrom override env (Kubernetes does the opposite)"),
-    ("Secret volumes as host directories", "podman 4.3 writes a Secret's data base64-encoded instead of decoded, ignores stringData and defaultMode, and fails without `optional`"),
+    (
+        "Secret volumes as host directories",
+        "podman 4.3 writes a Secret's data base64-encoded instead of decoded, ignores stringData and defaultMode, and fails without `optional`",
+    ),
     ("no livenessProbe", "podman turns it into a curl healthcheck (no curl in a distroless image, no systemd here to run it)"),
-    ("restartPolicy OnFailure", "under restartPolicy Always podman restarts init containers that exited 0 and fails the pod (podman #16343)"),
+    (
+        "restartPolicy OnFailure",
+        "under restartPolicy Always podman restarts init containers that exited 0 and fails the pod (podman #16343)",
+    ),
 ];
 
 /// What the adaptations need to know about this machine.
@@ -188,8 +197,13 @@ mod tests {
         let c = &spec["containers"][0];
         assert!(c.get("ports").is_none() && c.get("livenessProbe").is_none() && c.get("envFrom").is_none());
         assert_eq!(c["readinessProbe"]["httpGet"], json!({ "path": "/readyz", "port": 19000 }));
-        let env: BTreeMap<&str, &str> = c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();
-        assert_eq!(env, [("TK8S_LOG_LEVEL", "debug"), ("TEMPORAL_ADDRESS", "x:7233"), ("TK8S_ADMIN_PORT", "19000")].into(), "env wins over envFrom");
+        let env: BTreeMap<&str, &str> =
+            c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();
+        assert_eq!(
+            env,
+            [("TK8S_LOG_LEVEL", "debug"), ("TEMPORAL_ADDRESS", "x:7233"), ("TK8S_ADMIN_PORT", "19000")].into(),
+            "env wins over envFrom"
+        );
         let init = &spec["initContainers"][0];
         assert_eq!(init["env"].as_array().unwrap().len(), 3, "init containers get the ConfigMap and the port too");
         // Nothing else changed: undo the listed changes and compare with the input.

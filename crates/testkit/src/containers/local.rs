@@ -51,7 +51,9 @@ pub fn deploy_config(example: &str, registry: &Registry, tag: &str, temporal: &s
 /// directory each, readable by the containers' user; a plan with a free port per Deployment.
 pub fn plan(dir: &Path) -> Result<Plan, String> {
     let mut secrets = BTreeMap::new();
-    for (name, files) in [("greeting-codec-keys", vec![("k1.key", DEV_KEY), ("active", "k1")]), ("greeting-codec-tokens", vec![("tokens", DEV_TOKEN)])] {
+    for (name, files) in
+        [("greeting-codec-keys", vec![("k1.key", DEV_KEY), ("active", "k1")]), ("greeting-codec-tokens", vec![("tokens", DEV_TOKEN)])]
+    {
         let d = dir.join(name);
         std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
         for (file, body) in files {

@@ -76,7 +76,8 @@ impl Podman {
         }
         let podman = Podman { state };
         for tool in ["podman", "buildah", "skopeo"] {
-            output(podman.command(tool).arg("--version")).map_err(|e| format!("{tool} is not usable: {e}\nhint: run `cargo xtask tools` (installs it from Debian)"))?;
+            output(podman.command(tool).arg("--version"))
+                .map_err(|e| format!("{tool} is not usable: {e}\nhint: run `cargo xtask tools` (installs it from Debian)"))?;
         }
         Ok(podman)
     }
@@ -89,8 +90,7 @@ impl Podman {
     /// A `podman`, `buildah` or `skopeo` command using this configuration and storage.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
-        c.env("CONTAINERS_CONF", self.state.join("containers.conf"))
-            .env("CONTAINERS_STORAGE_CONF", self.state.join("storage.conf"));
+        c.env("CONTAINERS_CONF", self.state.join("containers.conf")).env("CONTAINERS_STORAGE_CONF", self.state.join("storage.conf"));
         c
     }
 
@@ -108,7 +108,10 @@ impl Podman {
 
     /// Uncompressed size of a local image, in bytes.
     pub fn image_size(&self, image: &str) -> Result<u64, String> {
-        self.run("podman", &["image", "inspect", "--format", "{{.Size}}", image])?.trim().parse().map_err(|e| format!("size of {image}: {e}"))
+        self.run("podman", &["image", "inspect", "--format", "{{.Size}}", image])?
+            .trim()
+            .parse()
+            .map_err(|e| format!("size of {image}: {e}"))
     }
 
     /// Make [`BASE_IMAGE`] available: keep one that exists (pulled or assembled before),
@@ -116,7 +119,8 @@ impl Podman {
     /// `binaries` needs. Returns the package versions of an assembled base (empty otherwise).
     pub fn ensure_base(&self, binaries: &[&Path]) -> Result<Vec<String>, String> {
         let versions = if self.image_exists(BASE_IMAGE) {
-            let label = self.run("podman", &["image", "inspect", "--format", &format!("{{{{index .Labels \"{BASE_LABEL}\"}}}}"), BASE_IMAGE])?;
+            let label =
+                self.run("podman", &["image", "inspect", "--format", &format!("{{{{index .Labels \"{BASE_LABEL}\"}}}}"), BASE_IMAGE])?;
             label.trim().split(' ').filter(|s| !s.is_empty() && *s != "<no").map(String::from).collect()
         } else {
             self.assemble_base()?
@@ -165,10 +169,15 @@ impl Podman {
         }
         let write = |rel: &str, text: &str| {
             let path = rootfs.join(rel);
-            std::fs::create_dir_all(path.parent().unwrap_or(&rootfs)).and_then(|_| std::fs::write(&path, text)).map_err(|e| format!("{rel}: {e}"))
+            std::fs::create_dir_all(path.parent().unwrap_or(&rootfs))
+                .and_then(|_| std::fs::write(&path, text))
+                .map_err(|e| format!("{rel}: {e}"))
         };
         write("etc/ssl/certs/ca-certificates.crt", &bundle)?;
-        write("etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")?;
+        write(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+        )?;
         write("etc/group", "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n")?;
         write("etc/nsswitch.conf", "hosts: files dns\n")?;
         std::fs::create_dir_all(rootfs.join("home/nonroot")).map_err(|e| e.to_string())?;
@@ -178,7 +187,11 @@ impl Podman {
         let mut tar = tar.map_err(|e| format!("tar: {e}"))?;
         let stdout = tar.stdout.take().ok_or("tar has no stdout")?;
         let label = format!("LABEL {BASE_LABEL}=\"{}\"", versions.join(" "));
-        let import = self.command("podman").args(["import", "--change", "USER 65532:65532", "--change", &label, "-", BASE_IMAGE]).stdin(stdout).output();
+        let import = self
+            .command("podman")
+            .args(["import", "--change", "USER 65532:65532", "--change", &label, "-", BASE_IMAGE])
+            .stdin(stdout)
+            .output();
         let _ = tar.wait();
         let import = import.map_err(|e| format!("podman import: {e}"))?;
         if !import.status.success() {
@@ -205,9 +218,22 @@ impl Podman {
         self.run(
             "buildah",
             &[
-                "bud", "--isolation", "chroot", "--pull=never", "--format", "docker", "--layers=false",
-                "-f", &dockerfile.display().to_string(), "--target", target, "--build-context", &build_context,
-                "-t", tag, &context.display().to_string(),
+                "bud",
+                "--isolation",
+                "chroot",
+                "--pull=never",
+                "--format",
+                "docker",
+                "--layers=false",
+                "-f",
+                &dockerfile.display().to_string(),
+                "--target",
+                target,
+                "--build-context",
+                &build_context,
+                "-t",
+                tag,
+                &context.display().to_string(),
             ],
         )
         .map(|_| ())
@@ -243,7 +269,10 @@ impl Registry {
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
-            format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: warn\n", dir.path().join("data").display()),
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: warn\n",
+                dir.path().join("data").display()
+            ),
         )
         .map_err(|e| e.to_string())?;
         let child = Command::new("docker-registry")
@@ -321,12 +350,21 @@ impl Pods {
 
     /// What a container printed.
     pub fn logs(&self, container: &str) -> String {
-        self.podman.command("podman").args(["logs", container]).output().map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))).unwrap_or_default()
+        self.podman
+            .command("podman")
+            .args(["logs", container])
+            .output()
+            .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+            .unwrap_or_default()
     }
 
     /// The host PID of a container's main process.
     pub fn pid(&self, container: &str) -> Result<u32, String> {
-        self.podman.run("podman", &["inspect", "--format", "{{.State.Pid}}", container])?.trim().parse().map_err(|e| format!("pid of {container}: {e}"))
+        self.podman
+            .run("podman", &["inspect", "--format", "{{.State.Pid}}", container])?
+            .trim()
+            .parse()
+            .map_err(|e| format!("pid of {container}: {e}"))
     }
 
     /// Stop the pods the way a node drains them: SIGTERM, then up to the grace period (podman's

@@ -1,0 +1,137 @@
+//! `tk8s lint`: Temporal-specific mistakes that generic scanners do not know, checked on any
+//! manifests (ours or hand-written). Each finding names the object, says what is wrong and how
+//! to fix it. A container counts as a temporal-k8s host when it runs `worker`, `orchestrator`
+//! or sets any `TK8S_*` variable. The rules are one function each, in `rules.rs`.
+
+mod rules;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub object: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}\n  hint: {}", self.rule, self.object, self.message, self.hint)
+    }
+}
+
+/// One rule: its id, what it catches (for `--help` and the README), and the check.
+pub struct Rule {
+    pub id: &'static str,
+    pub summary: &'static str,
+    check: fn(&Context<'_>) -> Vec<Finding>,
+}
+
+/// Every rule, in the order their findings are reported.
+pub const RULES: &[Rule] = rules::RULES;
+
+/// What the rules look at: the objects, and the temporal-k8s hosts among their containers.
+pub(crate) struct Context<'a> {
+    objects: &'a [Value],
+    hosts: Vec<Host<'a>>,
+}
+
+impl<'a> Context<'a> {
+    fn new(objects: &'a [Value]) -> Self {
+        Context { objects, hosts: hosts(objects) }
+    }
+}
+
+/// Check manifests (each a parsed object). Returns every finding, rule by rule, each rule's in
+/// object order.
+pub fn lint(objects: &[Value]) -> Vec<Finding> {
+    let context = Context::new(objects);
+    RULES.iter().flat_map(|rule| (rule.check)(&context)).collect()
+}
+
+fn name_of(o: &Value) -> String {
+    format!("{}/{}", o["kind"].as_str().unwrap_or("?"), o["metadata"]["name"].as_str().unwrap_or("?"))
+}
+
+fn finding(rule: &'static str, o: &Value, message: String, hint: &str) -> Finding {
+    Finding { rule, object: name_of(o), message, hint: hint.into() }
+}
+
+/// A workload's containers and their effective environment (ConfigMaps from `envFrom` included).
+pub(crate) struct Host<'a> {
+    object: &'a Value,
+    container: &'a Value,
+    role: Option<String>,
+    env: BTreeMap<String, String>,
+}
+
+fn hosts<'a>(objects: &'a [Value]) -> Vec<Host<'a>> {
+    let config_maps: BTreeMap<&str, &Value> =
+        objects.iter().filter(|o| o["kind"] == "ConfigMap").filter_map(|o| Some((o["metadata"]["name"].as_str()?, &o["data"]))).collect();
+    let mut out = Vec::new();
+    for o in objects.iter().filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet" | "WorkerDeployment"))) {
+        let Some(containers) = o.pointer("/spec/template/spec/containers").and_then(Value::as_array) else { continue };
+        for c in containers {
+            let mut env = BTreeMap::new();
+            for from in c["envFrom"].as_array().into_iter().flatten() {
+                if let Some(Value::Object(data)) = from["configMapRef"]["name"].as_str().and_then(|n| config_maps.get(n).copied()) {
+                    env.extend(data.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())));
+                }
+            }
+            for e in c["env"].as_array().into_iter().flatten() {
+                if let Some(name) = e["name"].as_str() {
+                    env.insert(name.to_string(), e["value"].as_str().map(String::from).unwrap_or_else(|| "<from secret>".into()));
+                }
+            }
+            let role = c["args"][0].as_str().filter(|a| ["worker", "orchestrator", "codec-server"].contains(a)).map(String::from);
+            if role.is_some() || env.keys().any(|k| k.starts_with(tk8s_config::spec::env::PREFIX)) {
+                out.push(Host { object: o, container: c, role, env });
+            }
+        }
+    }
+    out
+}
+
+/// Parse every YAML document in `text` (skipping empty ones).
+pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(text) {
+        let v: Value = serde::Deserialize::deserialize(doc).map_err(|e| e.to_string())?;
+        if !v.is_null() {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// What `tk8s lint` found in a set of files.
+#[derive(Debug)]
+pub struct LintReport {
+    pub files: usize,
+    pub objects: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// Lint files, and the `*.yaml`/`*.yml` files directly inside directories, in name order.
+pub fn lint_paths(paths: &[std::path::PathBuf]) -> Result<LintReport, crate::RenderError> {
+    use crate::RenderError;
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|source| RenderError::Read { path: path.clone(), source })?;
+            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml")));
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.sort();
+    let mut objects = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|source| RenderError::Read { path: file.clone(), source })?;
+        objects.extend(parse_documents(&text).map_err(|reason| RenderError::Manifest { path: file.clone(), reason })?);
+    }
+    Ok(LintReport { files: files.len(), objects: objects.len(), findings: lint(&objects) })
+}

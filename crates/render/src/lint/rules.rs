@@ -1,0 +1,514 @@
+//! The lint rules, one function each. Each takes the [`Context`] and returns its findings; each
+//! has a test below with the smallest manifests that trigger it and a near miss that does not.
+
+use super::{Context, Finding, Host, Rule, finding};
+use crate::codec_server::codec_server_port;
+use crate::objects::admin_port;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tk8s_config::spec as S;
+
+pub(super) const RULES: &[Rule] = &[
+    Rule {
+        id: "TK001",
+        summary: "terminationGracePeriodSeconds shorter than the drain (shutdown grace + hard deadline)",
+        check: grace_shorter_than_drain,
+    },
+    Rule {
+        id: "TK002",
+        summary: "probes that do not hit the host's /livez, /readyz, /startupz on its admin port, or exec probes",
+        check: probes_miss_the_host,
+    },
+    Rule { id: "TK003", summary: "autoscaling (HPA or KEDA) aimed at the orchestrator", check: orchestrator_autoscaled },
+    Rule { id: "TK004", summary: "PodDisruptionBudget that blocks every eviction", check: pdb_blocks_evictions },
+    Rule {
+        id: "TK005",
+        summary: "secrets inlined in manifests (Secret data, or API keys, codec keys, private keys as plain env)",
+        check: inlined_secrets,
+    },
+    Rule { id: "TK006", summary: "containers without CPU/memory requests or a memory limit", check: missing_resources },
+    Rule {
+        id: "TK007",
+        summary: "more than one orchestrator replica (duplicate starts are rejected, but the work is wasted)",
+        check: several_orchestrators,
+    },
+    Rule { id: "TK008", summary: "an API key configured with TLS turned off", check: api_key_without_tls },
+    Rule {
+        id: "TK009",
+        summary: "an HPA, ScaledObject or VPA aimed straight at a temporal-worker-controller WorkerDeployment (its Deployments are per build)",
+        check: autoscaler_on_worker_deployment,
+    },
+    Rule {
+        id: "TK010",
+        summary: "a WorkerDeployment pod template that sets what the controller injects (Worker Versioning env, API key, the mTLS volume and mount)",
+        check: template_sets_controller_injections,
+    },
+];
+
+/// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
+const CONTROLLER_ENV: &[&str] = &[S::WORKER_DEPLOYMENT_NAME.env, S::WORKER_BUILD_ID.env, S::TEMPORAL_API_KEY.env];
+/// The volume (and mount path) the controller adds for a Connection's mTLS Secret.
+const CONTROLLER_TLS_VOLUME: (&str, &str) = ("temporal-tls", crate::objects::TLS_DIR);
+/// Settings whose values are secrets.
+const SECRET_ENV: &[&str] = &[S::TEMPORAL_API_KEY.env, S::CODEC_KEYS.env, S::env::TLS_DATA[1].0, S::env::TLS_DATA[0].0];
+
+/// A duration setting as a container's env sets it, else the setting's default.
+fn setting_duration(env: &BTreeMap<String, String>, setting: &S::Setting) -> Duration {
+    env.get(setting.env).and_then(|v| tk8s_config::parse_duration(v)).or_else(|| setting.default_duration()).unwrap_or_default()
+}
+
+fn is_codec_server(h: &Host<'_>) -> bool {
+    h.role.as_deref() == Some("codec-server")
+}
+
+/// The port the host serves its probes on: the admin port, or the codec server's own.
+fn probe_port(h: &Host<'_>) -> i64 {
+    if is_codec_server(h) {
+        h.env.get(S::CODEC_SERVER_PORT.env).and_then(|p| p.parse().ok()).unwrap_or(i64::from(codec_server_port()))
+    } else {
+        h.env.get(S::ADMIN_PORT.env).and_then(|p| p.parse().ok()).unwrap_or(i64::from(admin_port()))
+    }
+}
+
+fn port_matches(probe: &Value, container: &Value, port: i64) -> bool {
+    match &probe["httpGet"]["port"] {
+        Value::Number(n) => n.as_i64() == Some(port),
+        Value::String(name) => container["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"].as_str() == Some(name) && p["containerPort"].as_i64() == Some(port)),
+        _ => false,
+    }
+}
+
+fn container_name(c: &Value) -> &str {
+    c["name"].as_str().unwrap_or("?")
+}
+
+/// TK001. The codec server has no drain to protect.
+fn grace_shorter_than_drain(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for h in cx.hosts.iter().filter(|h| !is_codec_server(h)) {
+        let drain = setting_duration(&h.env, &S::SHUTDOWN_GRACE) + setting_duration(&h.env, &S::SHUTDOWN_HARD_DEADLINE);
+        let period = h.object.pointer("/spec/template/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        if (period as u64) < drain.as_secs() {
+            out.push(finding("TK001", h.object, format!(
+                "terminationGracePeriodSeconds is {period}s but the host drains for up to {}s ({} + {}); the kubelet would SIGKILL in-flight activities",
+                drain.as_secs(), S::SHUTDOWN_GRACE.env, S::SHUTDOWN_HARD_DEADLINE.env),
+                &format!("set terminationGracePeriodSeconds to the drain plus a few seconds, or shorten {}", S::SHUTDOWN_GRACE.env)));
+        }
+    }
+    out
+}
+
+/// TK002
+fn probes_miss_the_host(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for h in &cx.hosts {
+        let port = probe_port(h);
+        for (field, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/livez"), ("startupProbe", "/startupz")] {
+            let probe = &h.container[field];
+            if probe.is_null() {
+                if field == "readinessProbe" {
+                    out.push(finding(
+                        "TK002",
+                        h.object,
+                        format!("container {} has no readinessProbe", container_name(h.container)),
+                        "probe httpGet /readyz on the admin port: it is 503 until the worker polls and during drains",
+                    ));
+                }
+                continue;
+            }
+            if !probe["exec"].is_null() {
+                out.push(finding(
+                    "TK002",
+                    h.object,
+                    format!("{field} is an exec probe; it says nothing about the worker"),
+                    &format!("use httpGet {path} on port {port}"),
+                ));
+            } else if probe["httpGet"]["path"].as_str() != Some(path) || !port_matches(probe, h.container, port) {
+                out.push(finding(
+                    "TK002",
+                    h.object,
+                    format!(
+                        "{field} calls {}:{} but the host serves {path} on port {port}",
+                        probe["httpGet"]["path"].as_str().unwrap_or("?"),
+                        probe["httpGet"]["port"]
+                    ),
+                    &format!("use httpGet {path} on the admin port ({port}, {})", S::ADMIN_PORT.env),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The workload an autoscaler targets: (target object, its name).
+fn scale_target(o: &Value) -> Option<(&Value, &str)> {
+    let target = match o["kind"].as_str()? {
+        "VerticalPodAutoscaler" => &o["spec"]["targetRef"],
+        "HorizontalPodAutoscaler" | "ScaledObject" => &o["spec"]["scaleTargetRef"],
+        _ => return None,
+    };
+    Some((target, target["name"].as_str().unwrap_or("")))
+}
+
+/// TK003
+fn orchestrator_autoscaled(cx: &Context<'_>) -> Vec<Finding> {
+    let orchestrators: Vec<&str> = cx
+        .hosts
+        .iter()
+        .filter(|h| h.role.as_deref() == Some("orchestrator"))
+        .filter_map(|h| h.object["metadata"]["name"].as_str())
+        .collect();
+    cx.objects
+        .iter()
+        .filter_map(|o| scale_target(o).map(|(_, name)| (o, name)))
+        .filter(|(_, name)| orchestrators.contains(name))
+        .map(|(o, name)| {
+            finding(
+                "TK003",
+                o,
+                format!("scales {name}, which runs the orchestrator"),
+                "autoscale the worker Deployment; the orchestrator starts work and must stay at one replica",
+            )
+        })
+        .collect()
+}
+
+/// TK004
+fn pdb_blocks_evictions(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for o in cx.objects.iter().filter(|o| o["kind"] == "PodDisruptionBudget") {
+        let spec = &o["spec"];
+        let blocks = match (&spec["maxUnavailable"], &spec["minAvailable"]) {
+            (Value::Number(n), _) => n.as_i64() == Some(0),
+            (Value::String(s), _) => s.trim() == "0%" || s.trim() == "0",
+            (_, Value::String(s)) => s.trim() == "100%",
+            (_, Value::Number(n)) => {
+                let selector = &spec["selector"]["matchLabels"];
+                let replicas = cx
+                    .objects
+                    .iter()
+                    .filter(|d| d["kind"] == "Deployment")
+                    .find(|d| {
+                        let labels = &d["spec"]["template"]["metadata"]["labels"];
+                        selector.as_object().is_some_and(|m| m.iter().all(|(k, v)| &labels[k] == v))
+                    })
+                    .and_then(|d| d.pointer("/spec/replicas").and_then(Value::as_i64));
+                replicas.is_some_and(|r| n.as_i64().unwrap_or(0) >= r)
+            }
+            _ => false,
+        };
+        if blocks {
+            out.push(finding(
+                "TK004",
+                o,
+                "allows no voluntary eviction: node drains and cluster upgrades stall".into(),
+                "allow at least one pod to go: maxUnavailable: 1 (workers drain gracefully)",
+            ));
+        }
+    }
+    out
+}
+
+/// TK005
+fn inlined_secrets(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for h in &cx.hosts {
+        for e in h.container["env"].as_array().into_iter().flatten() {
+            if let Some(name) = e["name"].as_str()
+                && SECRET_ENV.contains(&name)
+                && e["value"].is_string()
+            {
+                out.push(finding(
+                    "TK005",
+                    h.object,
+                    format!("{name} is set inline in the manifest"),
+                    &format!("reference a Secret (secretKeyRef or a mounted file such as {})", S::TEMPORAL_API_KEY_FILE.env),
+                ));
+            }
+        }
+    }
+    for o in cx.objects {
+        match o["kind"].as_str() {
+            Some("Secret") if !o["data"].is_null() || !o["stringData"].is_null() => {
+                out.push(finding("TK005", o, "a Secret with its values is part of the manifests".into(),
+                    "keep Secret values out of git: create them out of band (or with a SecretProviderClass / sealed secrets) and only reference them"));
+            }
+            Some("ConfigMap") => {
+                for key in SECRET_ENV.iter().filter(|k| !o["data"][**k].is_null()) {
+                    out.push(finding("TK005", o, format!("{key} is stored in a ConfigMap"), "move it to a Secret and mount it"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// TK006
+fn missing_resources(cx: &Context<'_>) -> Vec<Finding> {
+    cx.hosts
+        .iter()
+        .filter(|h| {
+            let r = &h.container["resources"];
+            r["requests"]["cpu"].is_null() || r["requests"]["memory"].is_null() || r["limits"]["memory"].is_null()
+        })
+        .map(|h| {
+            finding(
+                "TK006",
+                h.object,
+                format!("container {} lacks cpu/memory requests or a memory limit", container_name(h.container)),
+                "set requests (the scheduler and HPA need them) and a memory limit",
+            )
+        })
+        .collect()
+}
+
+/// TK007
+fn several_orchestrators(cx: &Context<'_>) -> Vec<Finding> {
+    cx.hosts
+        .iter()
+        .filter(|h| {
+            h.role.as_deref() == Some("orchestrator") && h.object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) > 1
+        })
+        .map(|h| {
+            finding(
+                "TK007",
+                h.object,
+                "runs more than one orchestrator replica".into(),
+                "run one: ids are deterministic, so extra replicas only race to start the same workflows",
+            )
+        })
+        .collect()
+}
+
+/// TK008
+fn api_key_without_tls(cx: &Context<'_>) -> Vec<Finding> {
+    cx.hosts
+        .iter()
+        .filter(|h| {
+            let has_key = h.env.contains_key(S::TEMPORAL_API_KEY.env) || h.env.contains_key(S::TEMPORAL_API_KEY_FILE.env);
+            has_key && h.env.get(S::TEMPORAL_TLS.env).is_some_and(|v| matches!(v.as_str(), "false" | "0" | "no" | "off"))
+        })
+        .map(|h| {
+            finding(
+                "TK008",
+                h.object,
+                format!("an API key is configured with {}=false", S::TEMPORAL_TLS.env),
+                &format!("API keys must travel over TLS: remove {}=false", S::TEMPORAL_TLS.env),
+            )
+        })
+        .collect()
+}
+
+/// TK009
+fn autoscaler_on_worker_deployment(cx: &Context<'_>) -> Vec<Finding> {
+    let worker_deployments: Vec<&str> =
+        cx.objects.iter().filter(|o| o["kind"] == "WorkerDeployment").filter_map(|o| o["metadata"]["name"].as_str()).collect();
+    cx.objects
+        .iter()
+        .filter_map(|o| scale_target(o).map(|(target, name)| (o, target, name)))
+        .filter(|(_, target, name)| target["kind"] == "WorkerDeployment" || worker_deployments.contains(name))
+        .map(|(o, _, name)| finding("TK009", o,
+            format!("targets {name}, a worker run by the temporal-worker-controller, which runs one Deployment per build ({name}-<build id>)"),
+            "put it in a WorkerResourceTemplate with an empty target ({}): the controller gives every build its own copy"))
+        .collect()
+}
+
+/// TK010
+fn template_sets_controller_injections(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for o in cx.objects.iter().filter(|o| o["kind"] == "WorkerDeployment") {
+        let mtls = cx.objects.iter().any(|c| {
+            c["kind"] == "Connection"
+                && c["metadata"]["name"] == o["spec"]["workerOptions"]["connectionRef"]["name"]
+                && !c["spec"]["mutualTLSSecretRef"].is_null()
+        });
+        let pod = &o["spec"]["template"]["spec"];
+        let (volume, path) = CONTROLLER_TLS_VOLUME;
+        if mtls && pod["volumes"].as_array().into_iter().flatten().any(|v| v["name"] == volume) {
+            out.push(finding("TK010", o, format!("defines volume {volume:?}, which the controller adds for the mTLS Connection: its Deployments would be rejected (duplicate volume)"),
+                "leave the client certificate to the Connection's mutualTLSSecretRef"));
+        }
+        for c in pod["containers"].as_array().into_iter().flatten() {
+            let cname = container_name(c);
+            if mtls && c["volumeMounts"].as_array().into_iter().flatten().any(|m| m["mountPath"] == path) {
+                out.push(finding("TK010", o, format!("container {cname} mounts {path}, where the controller mounts the mTLS Secret: its Deployments would be rejected (duplicate mount path)"),
+                    "remove the mount; the controller mounts the Connection's Secret there"));
+            }
+            for e in c["env"].as_array().into_iter().flatten().filter_map(|e| e["name"].as_str()).filter(|n| CONTROLLER_ENV.contains(n)) {
+                out.push(finding(
+                    "TK010",
+                    o,
+                    format!("container {cname} sets {e}, which the controller injects; the value here is dead and misleading"),
+                    "remove it: the controller sets it from the WorkerDeployment and its Connection",
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Context, lint};
+    use serde_json::{Value, json};
+
+    /// A worker Deployment as a hand-written manifest might have it, good in every respect.
+    fn worker() -> Value {
+        json!({ "kind": "Deployment", "metadata": { "name": "w" }, "spec": { "replicas": 2, "template": {
+            "metadata": { "labels": { "app": "w" } },
+            "spec": { "terminationGracePeriodSeconds": 30, "containers": [{
+                "name": "worker", "args": ["worker"],
+                "env": [{ "name": "TK8S_SHUTDOWN_GRACE", "value": "20s" }],
+                "ports": [{ "name": "admin", "containerPort": 9090 }],
+                "readinessProbe": { "httpGet": { "path": "/readyz", "port": "admin" } },
+                "livenessProbe": { "httpGet": { "path": "/livez", "port": 9090 } },
+                "resources": { "requests": { "cpu": "100m", "memory": "64Mi" }, "limits": { "memory": "128Mi" } },
+            }] } } } })
+    }
+
+    fn rule(id: &str, objects: &[Value]) -> usize {
+        let rule = super::RULES.iter().find(|r| r.id == id).unwrap();
+        (rule.check)(&Context::new(objects)).len()
+    }
+
+    fn with(f: impl Fn(&mut Value)) -> Value {
+        let mut w = worker();
+        f(&mut w);
+        w
+    }
+
+    #[test]
+    fn a_good_worker_has_no_findings() {
+        assert!(lint(&[worker()]).is_empty(), "{:?}", lint(&[worker()]));
+    }
+
+    #[test]
+    fn tk001_grace_shorter_than_the_drain() {
+        assert_eq!(rule("TK001", &[with(|w| w["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(20))]), 1);
+        assert_eq!(
+            rule("TK001", &[with(|w| w["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(25))]),
+            0,
+            "20s + 5s fits"
+        );
+    }
+
+    #[test]
+    fn tk002_probes_that_miss_the_host() {
+        let c = |w: &mut Value| w["spec"]["template"]["spec"]["containers"][0].clone();
+        assert_eq!(
+            rule(
+                "TK002",
+                &[with(
+                    |w| w["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = json!({ "exec": { "command": ["ls", "/"] } })
+                )]
+            ),
+            1
+        );
+        assert_eq!(
+            rule("TK002", &[with(|w| w["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["port"] = json!(8080))]),
+            1
+        );
+        assert_eq!(
+            rule(
+                "TK002",
+                &[with(|w| {
+                    let mut x = c(w);
+                    x.as_object_mut().unwrap().remove("readinessProbe");
+                    w["spec"]["template"]["spec"]["containers"][0] = x;
+                })]
+            ),
+            1
+        );
+        assert_eq!(rule("TK002", &[worker()]), 0);
+    }
+
+    #[test]
+    fn tk003_and_tk009_autoscalers_on_the_wrong_target() {
+        let orchestrator = with(|w| {
+            w["metadata"]["name"] = json!("o");
+            w["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["orchestrator"]);
+        });
+        let hpa = |target: &str, kind: &str| json!({ "kind": "HorizontalPodAutoscaler", "metadata": { "name": "h" }, "spec": { "scaleTargetRef": { "kind": kind, "name": target } } });
+        assert_eq!(rule("TK003", &[orchestrator.clone(), hpa("o", "Deployment")]), 1);
+        assert_eq!(rule("TK003", &[orchestrator, worker(), hpa("w", "Deployment")]), 0);
+        assert_eq!(rule("TK009", &[hpa("w", "WorkerDeployment")]), 1);
+        assert_eq!(rule("TK009", &[worker(), hpa("w", "Deployment")]), 0);
+    }
+
+    #[test]
+    fn tk004_pdbs_that_block_every_eviction() {
+        let pdb = |spec: Value| json!({ "kind": "PodDisruptionBudget", "metadata": { "name": "p" }, "spec": spec });
+        assert_eq!(rule("TK004", &[pdb(json!({ "maxUnavailable": 0 }))]), 1);
+        assert_eq!(rule("TK004", &[worker(), pdb(json!({ "minAvailable": 2, "selector": { "matchLabels": { "app": "w" } } }))]), 1);
+        assert_eq!(rule("TK004", &[worker(), pdb(json!({ "maxUnavailable": 1 }))]), 0);
+    }
+
+    #[test]
+    fn tk005_inlined_secrets() {
+        assert_eq!(
+            rule(
+                "TK005",
+                &[with(|w| w["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{ "name": "TEMPORAL_API_KEY", "value": "k" }]))]
+            ),
+            1
+        );
+        assert_eq!(rule("TK005", &[json!({ "kind": "Secret", "metadata": { "name": "s" }, "data": { "a": "Yg==" } })]), 1);
+        assert_eq!(
+            rule("TK005", &[json!({ "kind": "ConfigMap", "metadata": { "name": "c" }, "data": { "TK8S_CODEC_KEYS": "k1=..." } })]),
+            1
+        );
+        assert_eq!(
+            rule(
+                "TK005",
+                &[with(|w| w["spec"]["template"]["spec"]["containers"][0]["env"] =
+                    json!([{ "name": "TEMPORAL_API_KEY", "valueFrom": { "secretKeyRef": { "name": "s", "key": "k" } } }]))]
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn tk006_missing_resources() {
+        assert_eq!(rule("TK006", &[with(|w| w["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"] = json!({}))]), 1);
+        assert_eq!(rule("TK006", &[worker()]), 0);
+    }
+
+    #[test]
+    fn tk007_several_orchestrators() {
+        let o = |replicas: i64| {
+            with(|w| {
+                w["spec"]["replicas"] = json!(replicas);
+                w["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["orchestrator"]);
+            })
+        };
+        assert_eq!((rule("TK007", &[o(2)]), rule("TK007", &[o(1)])), (1, 0));
+    }
+
+    #[test]
+    fn tk008_an_api_key_without_tls() {
+        let env = |tls: &str| {
+            with(|w| {
+                w["spec"]["template"]["spec"]["containers"][0]["env"] = json!([
+            { "name": "TK8S_API_KEY_FILE", "value": "/etc/temporal/api-key/api-key" }, { "name": "TEMPORAL_TLS", "value": tls }])
+            })
+        };
+        assert_eq!((rule("TK008", &[env("false")]), rule("TK008", &[env("true")])), (1, 0));
+    }
+
+    #[test]
+    fn tk010_a_template_that_sets_what_the_controller_injects() {
+        let wd = |env: &str| {
+            json!({ "kind": "WorkerDeployment", "metadata": { "name": "w" }, "spec": {
+            "workerOptions": { "connectionRef": { "name": "c" } },
+            "template": { "spec": { "containers": [{ "name": "worker", "env": [{ "name": env, "value": "x" }] }] } } } })
+        };
+        assert_eq!(rule("TK010", &[wd("TEMPORAL_WORKER_BUILD_ID")]), 1);
+        assert_eq!(rule("TK010", &[wd("TK8S_LOG_LEVEL")]), 0);
+    }
+}
