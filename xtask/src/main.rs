@@ -9,18 +9,20 @@
 //! - `cargo xtask measure`: build the release binary and measure start-up, shutdown, memory and
 //!   size against a real dev server; prints the figures and writes `bench/results/host.json`.
 //! - `cargo xtask bench`: codec throughput against `openssl speed` and codec server req/s;
-//!   writes `bench/results/codec.json`.
+//!   writes `bench/results/codec.json`. `cargo xtask bench workers [--help]`: the host against a
+//!   bare SDK worker, Python and TypeScript; writes `bench/results/workers.{json,md,svg}`.
 //! - `cargo xtask fuzz [--seconds N] [TARGET...]`: run the cargo-fuzz targets in `fuzz/` (nightly
 //!   toolchain; installs cargo-fuzz if missing) for N seconds each (default 60), one at a time;
 //!   prints executions and findings per target and writes `bench/results/fuzz.json`.
 
+mod bench;
 mod dev;
 mod fuzz;
 mod images;
 mod measure;
 mod tools;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
@@ -33,10 +35,8 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("image") => tools::tools().and_then(|_| images::image(&args[1..]).map(|_| ())),
         Some("kube") => tools::tools().and_then(|_| images::kube(&args[1..])),
-        Some("bench") => run(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(root())
-            .args(["bench", "-p", "tk8s-codec-server", "--bench", "codec"])),
-        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench | fuzz [--seconds N] [TARGET...] | image | kube [--exit-after N]>".into()),
+        Some("bench") => tools::tools().and_then(|_| bench::bench(&args[1..])),
+        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench [workers ...] | fuzz [--seconds N] [TARGET...] | image | kube [--exit-after N]>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,8 +49,15 @@ fn main() -> ExitCode {
 
 pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
+/// The workspace root. `cargo xtask` (a `cargo run` alias) sets `CARGO_MANIFEST_DIR` at run time;
+/// prefer it to the compile-time value, which goes stale when one cached target directory serves
+/// two checkouts (cargo's path fingerprints are relative, so a binary built in one clone is reused
+/// by another and would point back at the first).
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.parent().expect("workspace root").to_path_buf()
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Result {

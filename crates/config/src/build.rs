@@ -91,6 +91,7 @@ pub(crate) fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Pr
     let codec = codec(r, problems);
     let codec_server = codec_server(r, problems);
     let orchestrator = orchestrator(r, inputs);
+    let scaler = scaler(r, problems);
     if !problems.is_empty() {
         return None;
     }
@@ -109,6 +110,7 @@ pub(crate) fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Pr
         orchestrator,
         codec,
         codec_server,
+        scaler,
         resolved: Vec::new(),
     })
 }
@@ -135,6 +137,7 @@ fn temporal(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Problem>) 
         grpc_meta: source::grpc_meta(inputs.env).into_iter().map(|(k, v)| (k, Secret(v))).collect(),
         connect_timeout: r.duration("temporal.connect_timeout").unwrap_or(Duration::from_secs(10)),
         cert_expiry_warning: r.duration("temporal.tls_cert_expiry_warning").unwrap_or(Duration::from_secs(7 * 86_400)),
+        grpc_gzip: r.text("temporal.grpc_compression").as_deref() == Some("gzip"),
     })
 }
 
@@ -312,6 +315,8 @@ fn worker(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Option<Worker> {
         activity_pollers: usize_of("worker.activity_pollers"),
         max_cached_workflows,
         max_activities_per_second: r.float("worker.max_activities_per_second"),
+        poller_autoscaling: r.bool("worker.poller_autoscaling").unwrap_or(false),
+        heartbeat_interval: r.duration("worker.heartbeat_interval").unwrap_or(Duration::from_secs(10)),
         versioning,
     })
 }
@@ -356,6 +361,32 @@ fn orchestrator(r: &Resolved<'_>, inputs: &Inputs<'_>) -> Orchestrator {
         input: r.text("orchestrator.input").unwrap_or_default(),
         wait: r.bool("orchestrator.wait").unwrap_or(true),
         backlog_interval: r.duration("orchestrator.backlog_interval").unwrap_or(Duration::from_secs(15)),
+    }
+}
+
+/// The scaler: bounds that make sense together.
+fn scaler(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Scaler {
+    let count = |k: &str| u32::try_from(r.int(k)).unwrap_or(0);
+    let (min, max) = (count("scaler.min_replicas"), count("scaler.max_replicas"));
+    if min > max {
+        problems.push(Problem::new(
+            r.origin("scaler.min_replicas"),
+            Some("scaler.min_replicas"),
+            format!("= {min} is more than scaler.max_replicas = {max} (from {})", r.origin("scaler.max_replicas")),
+            Some("raise TK8S_SCALER_MAX_REPLICAS or lower TK8S_SCALER_MIN_REPLICAS".into()),
+        ));
+    }
+    Scaler {
+        addr: SocketAddr::new(r.ip("scaler.bind"), u16::try_from(r.int("scaler.port")).unwrap_or(0)),
+        interval: r.duration("scaler.interval").unwrap_or(Duration::from_secs(5)),
+        target_utilization: r.float("scaler.target_utilization").unwrap_or(0.7),
+        drain_within: r.duration("scaler.drain_within").unwrap_or(Duration::from_secs(60)),
+        min_replicas: min,
+        max_replicas: max,
+        scale_down_window: r.duration("scaler.scale_down_window").unwrap_or(Duration::from_secs(300)),
+        zero_after: r.duration("scaler.zero_after").unwrap_or(Duration::from_secs(600)),
+        slots_per_replica: u64::try_from(r.int("scaler.slots_per_replica")).unwrap_or(100),
+        worker_metrics: r.list("scaler.worker_metrics"),
     }
 }
 

@@ -97,6 +97,8 @@ pub struct Temporal {
     pub connect_timeout: Duration,
     /// Warn once the client certificate expires within this time.
     pub cert_expiry_warning: Duration,
+    /// gzip gRPC requests (`temporal.grpc_compression`).
+    pub grpc_gzip: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +111,10 @@ pub struct Worker {
     pub activity_pollers: usize,
     pub max_cached_workflows: usize,
     pub max_activities_per_second: Option<f64>,
+    /// Scale pollers by the server's feedback, up to the maximums.
+    pub poller_autoscaling: bool,
+    /// How often the worker heartbeats to Temporal (slot usage for the scaler).
+    pub heartbeat_interval: Duration,
     /// Worker Versioning: `None` runs an unversioned worker.
     pub versioning: Option<Versioning>,
 }
@@ -161,6 +167,22 @@ pub struct Orchestrator {
     pub input: String,
     pub wait: bool,
     pub backlog_interval: Duration,
+}
+
+/// The `scaler` role: where it serves KEDA, and the rule's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaler {
+    pub addr: SocketAddr,
+    pub interval: Duration,
+    pub target_utilization: f64,
+    pub drain_within: Duration,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub scale_down_window: Duration,
+    pub zero_after: Duration,
+    pub slots_per_replica: u64,
+    /// `host:port` of the workers' admin servers (each name may resolve to many pods).
+    pub worker_metrics: Vec<String>,
 }
 
 /// Where the encryption keys come from.
@@ -234,6 +256,7 @@ pub struct Config {
     pub orchestrator: Orchestrator,
     pub codec: Option<Codec>,
     pub codec_server: CodecServer,
+    pub scaler: Scaler,
     /// Every setting's value and origin, for `config show`.
     resolved: Vec<(&'static Setting, Option<(Value, Origin)>)>,
 }

@@ -116,6 +116,9 @@ settings! {
       "CA certificate (PEM) that signs the server certificate, when it is not publicly trusted.");
     TEMPORAL_TLS_SERVER_NAME = s("temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", "tls-server-name", TEXT, None,
       "Server name to verify in the server certificate (SNI), when it differs from the address host.");
+    TEMPORAL_GRPC_COMPRESSION = s("temporal.grpc_compression", "TK8S_GRPC_COMPRESSION", "grpc-compression",
+      Kind::Choice(&["gzip", "none"]), Some("none"),
+      "gzip-compress gRPC requests to Temporal (and accept compressed answers), or not. Off by default: measured with `cargo xtask bench workers`, gzip cost about 30 % of the worker's CPU per workflow for no throughput gain inside a cluster; turn it on where bandwidth to Temporal costs more than CPU (e.g. across regions).");
     TEMPORAL_TLS_CERT_EXPIRY_WARNING = s("temporal.tls_cert_expiry_warning", "TK8S_TLS_CERT_EXPIRY_WARNING", "tls-cert-expiry-warning",
       Kind::Duration { min_ms: 0, max_ms: 365 * 24 * 3600 * SEC }, Some("7d"),
       "Log a warning (at start, on every reload and hourly) once the client certificate expires within this time; its expiry is exported as `tk8s_client_certificate_expiry_timestamp_seconds`. A certificate that has already expired is refused at start-up.");
@@ -135,6 +138,11 @@ settings! {
       Kind::Int { min: 2, max: 100 }, Some("5"), "Maximum concurrent workflow task polls (at least 2: sticky + normal queue).");
     WORKER_ACTIVITY_POLLERS = s("worker.activity_pollers", "TK8S_ACTIVITY_POLLERS", "activity-pollers",
       Kind::Int { min: 1, max: 100 }, Some("5"), "Maximum concurrent activity task polls.");
+    WORKER_POLLER_AUTOSCALING = s("worker.poller_autoscaling", "TK8S_POLLER_AUTOSCALING", "poller-autoscaling", Kind::Bool, Some("false"),
+      "Let the SDK scale the pollers of each task type between 1 (2 for workflow tasks) and the maximums above, following the server's feedback, instead of keeping the maximum open.");
+    WORKER_HEARTBEAT_INTERVAL = s("worker.heartbeat_interval", "TK8S_WORKER_HEARTBEAT_INTERVAL", "worker-heartbeat-interval",
+      Kind::Duration { min_ms: 1000, max_ms: 60 * SEC }, Some("10s"),
+      "How often the worker reports itself to Temporal (worker heartbeats: slots in use and free, pollers), which `tk8s scaler` reads for its scaling signal and `temporal worker list` shows. The SDK's default is 60s, too stale to scale on.");
     WORKER_MAX_CACHED_WORKFLOWS = s("worker.max_cached_workflows", "TK8S_MAX_CACHED_WORKFLOWS", "max-cached-workflows",
       Kind::Int { min: 0, max: 100_000 }, Some("1000"), "Sticky workflow cache size (0 disables sticky execution).");
     WORKER_MAX_ACTIVITIES_PER_SECOND = s("worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",
@@ -227,6 +235,36 @@ settings! {
     ORCHESTRATOR_BACKLOG_INTERVAL = s("orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
       Kind::Duration { min_ms: 1000, max_ms: 3600 * SEC }, Some("15s"),
       "How often the orchestrator reads the task queue backlog and poller count for /metrics.");
+    // --- scaler (the `scaler` role: a scaling signal for the task queue, served to KEDA) ---
+    SCALER_BIND = s("scaler.bind", "TK8S_SCALER_BIND", "scaler-bind", Kind::Ip, Some("0.0.0.0"),
+      "Address the scaler's KEDA external scaler (gRPC) binds to.");
+    SCALER_PORT = s("scaler.port", "TK8S_SCALER_PORT", "scaler-port", Kind::Port, Some("9100"),
+      "Port of the scaler's KEDA external scaler (gRPC). Its gauges are on the admin port's /metrics.");
+    SCALER_INTERVAL = s("scaler.interval", "TK8S_SCALER_INTERVAL", "scaler-interval",
+      Kind::Duration { min_ms: 500, max_ms: 300 * SEC }, Some("5s"),
+      "How often the scaler reads the task queue, the workers' heartbeats and the open workflows, and decides.");
+    SCALER_TARGET_UTILIZATION = s("scaler.target_utilization", "TK8S_SCALER_TARGET_UTILIZATION", "scaler-target-utilization",
+      Kind::Float { min: 0.0, max: 1.0, min_exclusive: true }, Some("0.7"),
+      "Share of a replica's activity slots the scaler aims to keep busy.");
+    SCALER_DRAIN_WITHIN = s("scaler.drain_within", "TK8S_SCALER_DRAIN_WITHIN", "scaler-drain-within",
+      Kind::Duration { min_ms: 1000, max_ms: 24 * 3600 * SEC }, Some("60s"),
+      "Add replicas to drain the backlog within this time, at the dispatch rate measured per replica.");
+    SCALER_MIN_REPLICAS = s("scaler.min_replicas", "TK8S_SCALER_MIN_REPLICAS", "scaler-min-replicas",
+      Kind::Int { min: 0, max: 10_000 }, Some("1"),
+      "Fewest replicas; 0 allows scaling to zero once nothing waits, runs or is open for `scaler.zero_after`.");
+    SCALER_MAX_REPLICAS = s("scaler.max_replicas", "TK8S_SCALER_MAX_REPLICAS", "scaler-max-replicas",
+      Kind::Int { min: 1, max: 10_000 }, Some("10"), "Most replicas.");
+    SCALER_SCALE_DOWN_WINDOW = s("scaler.scale_down_window", "TK8S_SCALER_SCALE_DOWN_WINDOW", "scaler-scale-down-window",
+      Kind::Duration { min_ms: 0, max_ms: 24 * 3600 * SEC }, Some("5m"),
+      "A lower replica count takes effect only after it has been the highest need for this long (no flapping).");
+    SCALER_ZERO_AFTER = s("scaler.zero_after", "TK8S_SCALER_ZERO_AFTER", "scaler-zero-after",
+      Kind::Duration { min_ms: 0, max_ms: 7 * 24 * 3600 * SEC }, Some("10m"),
+      "With `scaler.min_replicas` 0: how long backlog, slots in use and open workflows must all be zero before scaling to zero.");
+    SCALER_WORKER_METRICS = s("scaler.worker_metrics", "TK8S_SCALER_WORKER_METRICS", "scaler-worker-metrics", Kind::List, None,
+      "Where the workers' /metrics are, as `host:port`: a headless Service's name resolves to every worker pod (what `tk8s render` sets up), or list the workers. The scaler reads the slots in use from them. Unset: from the workers' heartbeats (`ListWorkers`), which the Rust SDK 1.1 sends only once, at start.");
+    SCALER_SLOTS_PER_REPLICA = s("scaler.slots_per_replica", "TK8S_SCALER_SLOTS_PER_REPLICA", "scaler-slots-per-replica",
+      Kind::Int { min: 1, max: 100_000 }, Some("100"),
+      "Activity slots per worker replica when the workers' heartbeats do not report theirs.");
 }
 
 /// Environment variables read outside the settings table. Like the table's, they are spelled

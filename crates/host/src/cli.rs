@@ -28,6 +28,10 @@ pub fn command(app: &str) -> Command {
         .subcommand(with_settings(Command::new("worker").about("Poll the task queue and run workflows and activities")))
         .subcommand(with_settings(Command::new("orchestrator").about("Start workflows (mode: once, interval, rate, schedule)")))
         .subcommand(with_settings(
+            Command::new("scaler")
+                .about("Serve a scaling signal for the task queue: desired worker replicas, to KEDA (gRPC) and on /metrics"),
+        ))
+        .subcommand(with_settings(
             Command::new("check").about("Exit 0 once Temporal answers and the namespace exists (for init containers)"),
         ))
         .subcommand(with_settings(
@@ -51,6 +55,7 @@ pub fn parse(command: Command, args: &[String]) -> Result<(Invocation, Vec<Strin
     let (invocation, sub): (Invocation, &ArgMatches) = match matches.subcommand() {
         Some(("worker", m)) => (Invocation::Run(crate::Role::Worker), m),
         Some(("orchestrator", m)) => (Invocation::Run(crate::Role::Orchestrator), m),
+        Some(("scaler", m)) => (Invocation::Run(crate::Role::Scaler), m),
         Some(("check", m)) => (Invocation::Check, m),
         Some(("probe", m)) => (Invocation::Probe(m.get_one::<String>("endpoint").cloned().unwrap_or_default()), m),
         Some(("config", m)) => match m.subcommand() {

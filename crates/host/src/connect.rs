@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
-    CertifiedKey, Client, ClientOptions, Connection, ConnectionOptions, ResolvesClientCert, SignatureScheme, TlsOptions,
+    CertifiedKey, Client, ClientOptions, Connection, ConnectionOptions, GrpcCompression, ResolvesClientCert, SignatureScheme, TlsOptions,
 };
 use temporalio_common::data_converters::DataConverter;
 use temporalio_common::telemetry::metrics::TemporalMeter;
@@ -239,6 +239,7 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
         .maybe_tls_options(tls_options)
         .maybe_api_key(api_key)
         .connect_timeout(t.connect_timeout.min(std::time::Duration::from_secs(5)))
+        .grpc_compression(if t.grpc_gzip { GrpcCompression::Gzip } else { GrpcCompression::None })
         .maybe_headers((!headers.is_empty()).then_some(headers))
         .build();
     Ok(Prepared { options, reloader: Reloader { cert, api_key: api_key_file }, traced: false, facts: facts(config) })

@@ -63,8 +63,11 @@ pub enum HostError {
     /// Exit 1.
     #[error("admin server cannot bind {addr}: {source}\n  hint: set {} to a free port", S::ADMIN_PORT.env)]
     AdminBind { addr: SocketAddr, source: std::io::Error },
+    /// Exit 1.
+    #[error("scaler cannot bind {addr}: {source}\n  hint: set {} to a free port", S::SCALER_PORT.env)]
+    ScalerBind { addr: SocketAddr, source: std::io::Error },
     /// The app registers nothing for this role. Exit 1.
-    #[error("this app has no {} role: it registers {}", .0.name(), match .0 { Role::Worker => "no workflows or activities", Role::Orchestrator => "nothing to start" })]
+    #[error("this app has no {} role: it registers {}", .0.name(), match .0 { Role::Worker => "no workflows or activities", Role::Orchestrator | Role::Scaler => "nothing to start" })]
     NoRole(Role),
     /// Anything else that prevents start-up. Exit 1.
     #[error("{what}: {source}")]

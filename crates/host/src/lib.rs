@@ -24,6 +24,7 @@ mod host_loop;
 mod loopback;
 mod meter;
 mod orchestrator;
+mod scaler;
 mod shutdown;
 mod telemetry;
 mod traces;
@@ -42,6 +43,8 @@ pub enum Role {
     Worker,
     /// Starts workflows.
     Orchestrator,
+    /// Serves a scaling signal for the worker's task queue (to KEDA, and as gauges).
+    Scaler,
 }
 
 impl Role {
@@ -49,6 +52,7 @@ impl Role {
         match self {
             Role::Worker => "worker",
             Role::Orchestrator => "orchestrator",
+            Role::Scaler => "scaler",
         }
     }
 }
@@ -259,6 +263,7 @@ impl App {
                 Some(starter) => orchestrator::run(&config, client, starter.clone(), telemetry.metrics.clone(), signal).await,
                 None => Err(HostError::NoRole(Role::Orchestrator)),
             },
+            Role::Scaler => scaler::run(&config, client, telemetry.metrics.clone(), signal).await,
         };
         watcher.abort();
         if let Some(t) = traces {

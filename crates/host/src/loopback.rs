@@ -1,6 +1,7 @@
-//! One HTTP/1.0 GET on loopback, for the host's own endpoints: the admin server relaying the
-//! SDK's Prometheus exporter, and `probe` (a container HEALTHCHECK with no curl in the image).
-//! One request, then EOF; a hyper client would be more code than the protocol.
+//! One HTTP/1.0 GET of a host's own plain-HTTP endpoints: the admin server relaying the SDK's
+//! Prometheus exporter on loopback, `probe` (a container HEALTHCHECK with no curl in the
+//! image), and the scaler reading the workers' `/metrics`. One request, then EOF; a hyper client
+//! would be more code than the protocol.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,7 +11,7 @@ use std::time::Duration;
 pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);

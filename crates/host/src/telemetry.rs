@@ -27,10 +27,53 @@ pub struct HostMetrics {
     pub backlog_age: GaugeF64,
     pub pollers: Gauge,
     pub client_cert_expiry: Gauge,
+    scaler: ScalerGauges,
     meter: Arc<dyn CoreMeter>,
 }
 
+/// The scaler's decision and each of its inputs.
+struct ScalerGauges {
+    desired: Gauge,
+    raw: Gauge,
+    need: Gauge,
+    backlog: Gauge,
+    backlog_age: GaugeF64,
+    dispatch_rate: GaugeF64,
+    add_rate: GaugeF64,
+    pollers: Gauge,
+    slots_used: Gauge,
+    slots_per_replica: Gauge,
+    open_workflows: Gauge,
+    replicas: Gauge,
+}
+
 impl HostMetrics {
+    /// Record a scaling decision and its inputs.
+    pub fn record_scaler(
+        &self,
+        labels: &temporalio_common::telemetry::metrics::MetricAttributes,
+        i: &tk8s_scaler::Inputs,
+        d: &tk8s_scaler::Decision,
+    ) {
+        let s = &self.scaler;
+        s.desired.record(u64::from(d.desired), labels);
+        s.raw.record(u64::from(d.raw), labels);
+        for (term, value) in [("running", d.running_need), ("capacity", d.capacity_need), ("backlog", d.backlog_need)] {
+            let with_term =
+                self.meter.extend_attributes(labels.clone(), NewAttributes { attributes: vec![MetricKeyValue::new("term", term)] });
+            s.need.record(u64::from(value), &with_term);
+        }
+        s.backlog.record(i.backlog + i.workflow_backlog, labels);
+        s.backlog_age.record(i.backlog_age_s, labels);
+        s.dispatch_rate.record(i.dispatch_rate + i.workflow_dispatch_rate, labels);
+        s.add_rate.record(i.add_rate, labels);
+        s.pollers.record(i.pollers, labels);
+        s.slots_used.record(i.slots_used, labels);
+        s.slots_per_replica.record(i.slots_per_replica.unwrap_or(0), labels);
+        s.open_workflows.record(i.running_workflows, labels);
+        s.replicas.record(u64::from(i.current_replicas), labels);
+    }
+
     /// Attributes for one label set.
     pub fn labels(&self, kvs: &[(&str, &str)]) -> temporalio_common::telemetry::metrics::MetricAttributes {
         self.meter.new_attributes(NewAttributes { attributes: kvs.iter().map(|(k, v)| MetricKeyValue::new(*k, v.to_string())).collect() })
@@ -103,6 +146,29 @@ pub fn init(
             "tk8s_client_certificate_expiry_timestamp_seconds",
             "When the client certificate presented to Temporal expires (notAfter), in seconds since the Unix epoch.",
         )),
+        scaler: ScalerGauges {
+            desired: m.gauge(param(
+                "tk8s_desired_worker_replicas",
+                "Worker replicas the task queue needs now (the scaler's decision, after its window and bounds).",
+            )),
+            raw: m.gauge(param("tk8s_scaler_raw_replicas", "Worker replicas needed before the scale-down window and the bounds.")),
+            need: m.gauge(param(
+                "tk8s_scaler_need_replicas",
+                "Each term of the need: running (work in flight), capacity (at the target utilization), backlog (to drain in time).",
+            )),
+            backlog: m.gauge(param("tk8s_scaler_backlog", "Tasks waiting in the task queue (workflow and activity).")),
+            backlog_age: m.gauge_f64(
+                MetricParameters::builder().name("tk8s_scaler_backlog_age_seconds").description("Age of the oldest waiting task.").build(),
+            ),
+            dispatch_rate: m.gauge_f64(param("tk8s_scaler_dispatch_rate", "Tasks handed to workers per second.")),
+            add_rate: m.gauge_f64(param("tk8s_scaler_add_rate", "Tasks added to the task queue per second.")),
+            pollers: m.gauge(param("tk8s_scaler_pollers", "Workers polling the task queue.")),
+            slots_used: m.gauge(param("tk8s_scaler_slots_used", "Activity slots in use across the workers (their heartbeats).")),
+            slots_per_replica: m
+                .gauge(param("tk8s_scaler_slots_per_replica", "Activity slots one worker replica offers (its heartbeat; 0 when unknown).")),
+            open_workflows: m.gauge(param("tk8s_scaler_open_workflows", "Workflows still open on the task queue.")),
+            replicas: m.gauge(param("tk8s_scaler_current_replicas", "Worker replicas up now (heartbeating or polling).")),
+        },
         meter: prometheus.clone(),
     });
     Ok(Telemetry { options, client_meter, metrics, exporter: exporter.bound_addr })

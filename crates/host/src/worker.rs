@@ -11,7 +11,7 @@ use temporalio_common::WorkerDeploymentVersion;
 use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_common::worker::{VersioningBehavior, WorkerDeploymentOptions};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
-use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
+use temporalio_sdk::runtime::{AutoscalingOptions, PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
 use tk8s_config::Config;
 use tracing::info;
@@ -31,12 +31,21 @@ fn options(config: &Config) -> WorkerOptions {
         let version = WorkerDeploymentVersion::builder().deployment_name(v.deployment_name.clone()).build_id(v.build_id.clone()).build();
         WorkerDeploymentOptions::new(version).use_worker_versioning(true).default_versioning_behavior(behavior).build()
     });
+    let pollers = |maximum: usize, minimum: usize| {
+        if w.poller_autoscaling {
+            PollerBehavior::Autoscaling(
+                AutoscalingOptions::builder().minimum(minimum).maximum(maximum).initial(maximum.min(5).max(minimum)).build(),
+            )
+        } else {
+            PollerBehavior::SimpleMaximum(maximum)
+        }
+    };
     WorkerOptions::new(w.task_queue.clone())
         .maybe_deployment_options(deployment)
         .tuner(tuner)
         .max_cached_workflows(w.max_cached_workflows)
-        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(w.workflow_pollers))
-        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(w.activity_pollers))
+        .workflow_task_poller_behavior(pollers(w.workflow_pollers, 2))
+        .activity_task_poller_behavior(pollers(w.activity_pollers, 1))
         .maybe_max_worker_activities_per_second(w.max_activities_per_second)
         .graceful_shutdown_period(config.shutdown.grace)
         .build()

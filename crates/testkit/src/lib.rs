@@ -258,6 +258,11 @@ impl DevServer {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The server process's PID (its CPU time is measured by the benchmarks).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(Proc::pid)
+    }
+
     /// Stop the server (SIGTERM, then SIGKILL after 5 s).
     pub fn stop(&mut self) {
         if let Some(mut p) = self.proc.take() {

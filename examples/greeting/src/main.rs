@@ -2,10 +2,8 @@
 //! activities; `greeting orchestrator` starts greeting workflows. Everything else (config,
 //! connection, health, metrics, logs, shutdown) comes from tk8s-host.
 
-mod workflows;
-
+use greeting::workflows::{GreetingActivities, GreetingInput, GreetingWorkflow};
 use std::process::ExitCode;
-use workflows::{GreetingActivities, GreetingInput, GreetingWorkflow};
 
 fn main() -> ExitCode {
     tk8s_host::App::new("greeting")

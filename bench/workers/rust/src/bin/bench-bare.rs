@@ -1,0 +1,48 @@
+//! The floor: the same scenarios on a bare SDK worker, with the host's default slot and poller
+//! numbers and none of its machinery (no admin server, metrics, logs, reloads or readiness).
+//! Usage: bench-bare ADDRESS TASK_QUEUE. SIGTERM stops it.
+
+use std::time::Duration;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let (address, task_queue) = match args.as_slice() {
+        [_, a, q] => (a.clone(), q.clone()),
+        _ => return Err("usage: bench-bare ADDRESS TASK_QUEUE".into()),
+    };
+    let url = url::Url::parse(&format!("http://{address}"))?;
+    let connection =
+        Connection::connect(ConnectionOptions::new(url).identity(format!("{}@bench-bare", std::process::id())).build()).await?;
+    let client = Client::new(connection, ClientOptions::new("default").build())?;
+    let runtime = Runtime::from_current_tokio(RuntimeOptions::builder().build()?)?;
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+        .build();
+    let mut options = WorkerOptions::new(task_queue)
+        .tuner(tuner)
+        .max_cached_workflows(1000)
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(5))
+        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(5))
+        .graceful_shutdown_period(Duration::from_secs(20))
+        .build();
+    tk8s_bench::register(&mut options)?;
+    let mut worker = Worker::new(&runtime, client, options)?;
+    let stop = worker.shutdown_handle();
+    tokio::spawn(async move {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            term.recv().await;
+            stop();
+        }
+    });
+    println!("polling");
+    worker.run().await?;
+    Ok(())
+}
