@@ -54,9 +54,8 @@ pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 /// two checkouts (cargo's path fingerprints are relative, so a binary built in one clone is reused
 /// by another and would point back at the first).
 pub(crate) fn root() -> PathBuf {
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest_dir.parent().expect("workspace root").to_path_buf()
 }
 

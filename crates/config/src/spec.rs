@@ -142,7 +142,7 @@ settings! {
       "Let the SDK scale the pollers of each task type between 1 (2 for workflow tasks) and the maximums above, following the server's feedback, instead of keeping the maximum open.");
     WORKER_HEARTBEAT_INTERVAL = s("worker.heartbeat_interval", "TK8S_WORKER_HEARTBEAT_INTERVAL", "worker-heartbeat-interval",
       Kind::Duration { min_ms: 1000, max_ms: 60 * SEC }, Some("10s"),
-      "How often the worker reports itself to Temporal (worker heartbeats: slots in use and free, pollers), which `tk8s scaler` reads for its scaling signal and `temporal worker list` shows. The SDK's default is 60s, too stale to scale on.");
+      "How often the worker reports itself to Temporal (worker heartbeats: slots in use and free, pollers), which the `scaler` role can read for its scaling signal and `temporal worker list` shows. The SDK's default is 60s, too stale to scale on.");
     WORKER_MAX_CACHED_WORKFLOWS = s("worker.max_cached_workflows", "TK8S_MAX_CACHED_WORKFLOWS", "max-cached-workflows",
       Kind::Int { min: 0, max: 100_000 }, Some("1000"), "Sticky workflow cache size (0 disables sticky execution).");
     WORKER_MAX_ACTIVITIES_PER_SECOND = s("worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",

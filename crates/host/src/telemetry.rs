@@ -163,9 +163,14 @@ pub fn init(
             dispatch_rate: m.gauge_f64(param("tk8s_scaler_dispatch_rate", "Tasks handed to workers per second.")),
             add_rate: m.gauge_f64(param("tk8s_scaler_add_rate", "Tasks added to the task queue per second.")),
             pollers: m.gauge(param("tk8s_scaler_pollers", "Workers polling the task queue.")),
-            slots_used: m.gauge(param("tk8s_scaler_slots_used", "Activity slots in use across the workers (their heartbeats).")),
-            slots_per_replica: m
-                .gauge(param("tk8s_scaler_slots_per_replica", "Activity slots one worker replica offers (its heartbeat; 0 when unknown).")),
+            slots_used: m.gauge(param(
+                "tk8s_scaler_slots_used",
+                "Activity slots in use across the workers (their /metrics, else their heartbeats).",
+            )),
+            slots_per_replica: m.gauge(param(
+                "tk8s_scaler_slots_per_replica",
+                "Activity slots one worker replica offers (its /metrics or heartbeat; 0 when unknown).",
+            )),
             open_workflows: m.gauge(param("tk8s_scaler_open_workflows", "Workflows still open on the task queue.")),
             replicas: m.gauge(param("tk8s_scaler_current_replicas", "Worker replicas up now (heartbeating or polling).")),
         },

@@ -120,11 +120,26 @@ pub struct Resources {
 pub enum Scaler {
     #[default]
     None,
-    /// HorizontalPodAutoscaler on CPU and the task queue backlog (an External metric from
-    /// prometheus-adapter, fed by the orchestrator's `tk8s_task_queue_backlog`).
+    /// HorizontalPodAutoscaler on an External metric from prometheus-adapter: the scaler's
+    /// `tk8s_desired_worker_replicas` (signal `tk8s`), or CPU and the orchestrator's
+    /// `tk8s_task_queue_backlog` (signal `backlog`).
     Hpa,
-    /// KEDA ScaledObject with KEDA's `temporal` trigger.
+    /// KEDA ScaledObject: an `external` trigger served by the scaler (signal `tk8s`), or KEDA's
+    /// own backlog-only `temporal` trigger (signal `backlog`).
     Keda,
+}
+
+/// What the worker's autoscaler scales on.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signal {
+    /// The `scaler` role's desired replicas: slots in use at a target utilisation, the backlog
+    /// drained within a target time, a scale-down window, zero only when nothing waits, runs or
+    /// is open. Renders the scaler Deployment and its Services.
+    Tk8s,
+    /// The task queue backlog alone (KEDA's `temporal` trigger, or an HPA on CPU and backlog):
+    /// blind to work in flight. Kept for comparison, and per build under the controller.
+    Backlog,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -136,9 +151,36 @@ pub struct Autoscaling {
     pub max_replicas: i32,
     #[serde(default = "default_cpu")]
     pub cpu_utilization: i32,
-    /// Desired backlog per worker pod.
+    /// Desired backlog per worker pod (signal `backlog`).
     #[serde(default = "default_backlog")]
     pub backlog_per_pod: i32,
+    /// `tk8s` (default; `backlog` under the temporal-worker-controller, whose signals are per build).
+    #[serde(default)]
+    pub signal: Option<Signal>,
+    /// A lower replica count waits this long (the scaler's window with signal `tk8s`, the
+    /// autoscaler's scale-down stabilisation with `backlog`).
+    #[serde(default = "default_scale_down_window")]
+    pub scale_down_window: String,
+    /// The namespace KEDA runs in (its operator calls the scaler's gRPC port).
+    #[serde(default = "default_keda_namespace")]
+    pub keda_namespace: String,
+    /// Extra `TK8S_SCALER_*` settings for the scaler (see the configuration reference).
+    #[serde(default)]
+    pub scaler_settings: BTreeMap<String, String>,
+}
+
+impl Autoscaling {
+    /// The signal in force: `tk8s` unless chosen otherwise, `backlog` under the controller.
+    pub fn signal(&self, controlled: bool) -> Signal {
+        self.signal.unwrap_or(if controlled { Signal::Backlog } else { Signal::Tk8s })
+    }
+}
+
+fn default_scale_down_window() -> String {
+    "5m".into()
+}
+fn default_keda_namespace() -> String {
+    "keda".into()
 }
 
 fn default_cpu() -> i32 {
@@ -419,10 +461,8 @@ impl DeployConfig {
                     problems.push(format!("{name}.settings.{key} is not a known setting (see the configuration reference)"));
                 }
             }
-            if let Some(a) = &role.autoscaling
-                && (a.min_replicas < 1 || a.max_replicas < a.min_replicas)
-            {
-                problems.push(format!("{name}.autoscaling needs 1 <= min_replicas <= max_replicas"));
+            if let Some(a) = &role.autoscaling {
+                problems.extend(self.check_autoscaling(name, a));
             }
         }
         if let Some(p) = self.encryption.as_ref().and_then(|e| e.secret_provider.as_ref())
@@ -483,6 +523,37 @@ impl DeployConfig {
         } else {
             Err(RenderError::Config(problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect::<Vec<_>>().join("\n")))
         }
+    }
+
+    fn check_autoscaling(&self, name: &str, a: &Autoscaling) -> Vec<String> {
+        let mut problems = Vec::new();
+        let floor = if a.mode == Scaler::Keda { 0 } else { 1 };
+        if a.min_replicas < floor || a.max_replicas < a.min_replicas.max(1) {
+            problems.push(if a.mode == Scaler::Keda {
+                format!("{name}.autoscaling needs 0 <= min_replicas <= max_replicas and max_replicas >= 1")
+            } else {
+                format!("{name}.autoscaling needs 1 <= min_replicas <= max_replicas (only mode = \"keda\" scales to zero; an HPA cannot)")
+            });
+        }
+        if tk8s_config::parse_duration(&a.scale_down_window).is_none() {
+            problems.push(format!("{name}.autoscaling.scale_down_window {:?} is not a duration such as \"5m\"", a.scale_down_window));
+        }
+        let controlled = self.worker.controller.is_some();
+        if controlled && a.signal == Some(Signal::Tk8s) {
+            problems.push(format!("{name}.autoscaling.signal = \"tk8s\" with worker.controller: the scaler decides for the whole task queue, the controller needs one signal per build; use signal = \"backlog\" (per-build HPAs)"));
+        }
+        if a.signal(controlled) == Signal::Tk8s {
+            for key in a.scaler_settings.keys() {
+                if !S::SETTINGS.iter().any(|s| s.env == key && s.key.starts_with("scaler.")) {
+                    problems.push(format!(
+                        "{name}.autoscaling.scaler_settings.{key} is not a scaler setting (scaler.*, see the configuration reference)"
+                    ));
+                }
+            }
+        } else if !a.scaler_settings.is_empty() {
+            problems.push(format!("{name}.autoscaling.scaler_settings only apply to signal = \"tk8s\""));
+        }
+        problems
     }
 
     /// The rules the controller's CRDs and webhook enforce, checked here so that a mistake names

@@ -9,6 +9,7 @@ use crate::objects::{objects, role_env};
 use crate::output::to_yaml;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use tk8s_config::spec as S;
 
 const REPO: &str = "@@REPO@@";
 const TAG: &str = "@@TAG@@";
@@ -16,6 +17,8 @@ const TK8S_REPO: &str = "@@TK8S_REPO@@";
 const NAMESPACE: &str = "@@NAMESPACE@@";
 const MIN: &str = "@@MIN@@";
 const MAX: &str = "@@MAX@@";
+const MIN_TEXT: &str = "@@MIN_TEXT@@";
+const MAX_TEXT: &str = "@@MAX_TEXT@@";
 
 fn env_sentinel(role: &str) -> String {
     format!("@@ENV_{role}@@")
@@ -109,6 +112,18 @@ fn mark(c: &DeployConfig, o: &mut Value) {
                 }
             }
         }
+        if component == "scaler"
+            && let Some(Value::Array(env)) = o.pointer_mut("/spec/template/spec/containers/0/env")
+        {
+            // The scaler decides within the worker's autoscaling bounds: the same values.
+            for e in env.iter_mut() {
+                match e["name"].as_str() {
+                    Some(n) if n == S::SCALER_MIN_REPLICAS.env => e["value"] = json!(MIN_TEXT),
+                    Some(n) if n == S::SCALER_MAX_REPLICAS.env => e["value"] = json!(MAX_TEXT),
+                    _ => {}
+                }
+            }
+        }
         if component != "worker" && component != "orchestrator" {
             return;
         }
@@ -154,7 +169,9 @@ fn templatise(yaml: &str, app: &str) -> String {
             .replace(&format!("'{TAG}'"), "{{ .Values.image.tag | quote }}")
             .replace(&format!("'{NAMESPACE}'"), "{{ .Values.namespace | default .Release.Namespace }}")
             .replace(&format!("'{MIN}'"), "{{ .Values.worker.autoscaling.minReplicas }}")
-            .replace(&format!("'{MAX}'"), "{{ .Values.worker.autoscaling.maxReplicas }}");
+            .replace(&format!("'{MAX}'"), "{{ .Values.worker.autoscaling.maxReplicas }}")
+            .replace(&format!("'{MIN_TEXT}'"), "{{ .Values.worker.autoscaling.minReplicas | quote }}")
+            .replace(&format!("'{MAX_TEXT}'"), "{{ .Values.worker.autoscaling.maxReplicas | quote }}");
         for role in ["worker", "orchestrator"] {
             l = l.replace(&format!("'{}'", replicas_sentinel(role)), &format!("{{{{ .Values.{role}.replicas }}}}"));
         }

@@ -5,7 +5,7 @@
 
 use crate::RenderError;
 use crate::deploy::{DeployConfig, Scaler};
-use crate::objects::{Object, alert_groups, objects, role_env};
+use crate::objects::{Object, alert_groups, objects, role_env, scaler_env};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -62,6 +62,9 @@ pub fn files(config: &DeployConfig) -> Vec<(String, String)> {
         out.push((format!("helm/{}/{rel}", config.app.name), text));
     }
     out.push(("prometheus/rules.yaml".into(), format!("{HEADER}{}", to_yaml(&json!({ "groups": alert_groups(config) })))));
+    if let Some(rules) = crate::objects::adapter_rules(config) {
+        out.push(("prometheus/adapter-rules.yaml".into(), format!("{HEADER}{}", to_yaml(&rules))));
+    }
     let resources: Vec<&str> = base.iter().map(|o| o.file.as_str()).collect();
     out.push((
         "kustomize/base/kustomization.yaml".into(),
@@ -135,10 +138,14 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
             }));
         }
     }
-    let roles = std::iter::once(("worker", &env.worker, &base.worker))
-        .chain(env.orchestrator.iter().zip(base.orchestrator.iter()).map(|(e, b)| ("orchestrator", &e.role, &b.role)));
-    for (component, e, b) in roles {
-        let (e_env, b_env) = (role_env(env, e, component), role_env(base, b, component));
+    let mut roles = vec![("worker", role_env(env, &env.worker, "worker"), role_env(base, &base.worker, "worker"))];
+    if let (Some(e), Some(b)) = (&env.orchestrator, &base.orchestrator) {
+        roles.push(("orchestrator", role_env(env, &e.role, "orchestrator"), role_env(base, &b.role, "orchestrator")));
+    }
+    if let (Some(e), Some(b)) = (scaler_env(env), scaler_env(base)) {
+        roles.push(("scaler", e, b));
+    }
+    for (component, e_env, b_env) in roles {
         if e_env == b_env {
             continue;
         }

@@ -23,8 +23,10 @@ fn variants() -> Vec<(&'static str, DeployConfig)> {
         .replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
         .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
         .replace("mode = \"hpa\"", "mode = \"keda\"");
+    let keda_backlog = text.replace("mode = \"hpa\"", "mode = \"keda\"").replace("signal = \"tk8s\"", "signal = \"backlog\"");
     vec![
         ("greeting", greeting()),
+        ("keda+backlog", DeployConfig::parse(&base, &keda_backlog).unwrap()),
         ("mtls+encryption", DeployConfig::parse(&base, &mtls).unwrap()),
         ("api-key+keda", DeployConfig::parse(&base, &api_key).unwrap()),
         ("controller+mtls", controller_mtls()),
@@ -230,6 +232,11 @@ fn codec_server_render() -> Vec<Value> {
     objects(&controller_api_key()).into_iter().map(|o| o.value).collect()
 }
 
+fn keda_backlog_render() -> Vec<Value> {
+    let (_, config) = variants().into_iter().find(|(n, _)| *n == "keda+backlog").unwrap();
+    objects(&config).into_iter().map(|o| o.value).collect()
+}
+
 fn rendered_with_controller() -> Vec<Value> {
     objects(&controller_mtls()).into_iter().map(|o| o.value).collect()
 }
@@ -394,6 +401,22 @@ fn lint_catches_each_temporal_specific_mistake() {
             }),
         ),
         (
+            "TK011",
+            keda_backlog_render,
+            Box::new(|o| {
+                find(o, "ScaledObject", "greeting-worker")["spec"]["minReplicaCount"] = json!(0);
+            }),
+        ),
+        (
+            "TK012",
+            rendered,
+            Box::new(|o| {
+                let env = container(find(o, "Deployment", "greeting-scaler"))["env"].as_array_mut().unwrap();
+                let window = env.iter_mut().find(|e| e["name"] == "TK8S_SCALER_SCALE_DOWN_WINDOW").unwrap();
+                window["value"] = json!("5s");
+            }),
+        ),
+        (
             "TK002",
             codec_server_render,
             Box::new(|o| {
@@ -402,6 +425,7 @@ fn lint_catches_each_temporal_specific_mistake() {
         ),
     ];
     assert!(lint(&rendered_with_controller()).is_empty(), "{:?}", lint(&rendered_with_controller()));
+    assert!(lint(&keda_backlog_render()).is_empty(), "{:?}", lint(&keda_backlog_render()));
     for (rule, base, f) in &cases {
         let rules = mutate(*base, f);
         assert_eq!(rules, vec![*rule], "expected exactly {rule}");
@@ -538,21 +562,25 @@ fn deploy_config_errors_name_the_file_and_line() {
 fn keda_scaled_object_passes_kedas_schema() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keda");
     assert!(dir.join("node_modules/@kubernetes-models/keda").is_dir(), "@kubernetes-models/keda is not installed: run `cargo xtask tools`");
-    let (_, config) = variants().into_iter().find(|(n, _)| *n == "api-key+keda").unwrap();
-    let scaled: Vec<_> = objects(&config).into_iter().filter(|o| o.value["kind"] == "ScaledObject").collect();
-    assert_eq!(scaled.len(), 1);
-    assert!(objects(&config).iter().all(|o| o.value["kind"] != "HorizontalPodAutoscaler"), "KEDA replaces the HPA");
-    let tmp = tempfile::tempdir().unwrap();
-    let good = tmp.path().join("scaledobject.json");
-    std::fs::write(&good, scaled[0].value.to_string()).unwrap();
-    let mut broken = scaled[0].value.clone();
-    broken["spec"]["minReplicaCount"] = serde_json::json!("two");
-    let bad = tmp.path().join("broken.json");
-    std::fs::write(&bad, broken.to_string()).unwrap();
     let run = |file: &Path| Command::new("node").current_dir(&dir).arg("validate.mjs").arg(file).output().expect("node");
-    let ok = run(&good);
-    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
-    assert!(!run(&bad).status.success(), "the schema check must reject a broken object");
+    // The scaler's `external` trigger (signal tk8s) and KEDA's own `temporal` trigger (backlog).
+    for (variant, trigger) in [("api-key+keda", "external"), ("keda+backlog", "temporal")] {
+        let (_, config) = variants().into_iter().find(|(n, _)| *n == variant).unwrap();
+        let scaled: Vec<_> = objects(&config).into_iter().filter(|o| o.value["kind"] == "ScaledObject").collect();
+        assert_eq!(scaled.len(), 1);
+        assert_eq!(scaled[0].value["spec"]["triggers"][0]["type"], trigger, "{variant}");
+        assert!(objects(&config).iter().all(|o| o.value["kind"] != "HorizontalPodAutoscaler"), "KEDA replaces the HPA");
+        let tmp = tempfile::tempdir().unwrap();
+        let good = tmp.path().join("scaledobject.json");
+        std::fs::write(&good, scaled[0].value.to_string()).unwrap();
+        let mut broken = scaled[0].value.clone();
+        broken["spec"]["minReplicaCount"] = serde_json::json!("two");
+        let bad = tmp.path().join("broken.json");
+        std::fs::write(&bad, broken.to_string()).unwrap();
+        let ok = run(&good);
+        assert!(ok.status.success(), "{variant}: {}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
+        assert!(!run(&bad).status.success(), "the schema check must reject a broken object");
+    }
 }
 
 fn helm() -> PathBuf {

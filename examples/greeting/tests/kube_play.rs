@@ -158,9 +158,12 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
     }
 
     // Hardened as rendered: uid 65532, read-only root, no capabilities.
-    for (deployment, container) in
-        [("greeting-worker", "worker"), ("greeting-orchestrator", "orchestrator"), ("greeting-codec-server", "codec-server")]
-    {
+    for (deployment, container) in [
+        ("greeting-worker", "worker"),
+        ("greeting-orchestrator", "orchestrator"),
+        ("greeting-scaler", "scaler"),
+        ("greeting-codec-server", "codec-server"),
+    ] {
         let pid = pods.pid(&pods.container(deployment, container)).unwrap_or_else(|e| panic!("{e}"));
         let status = proc_status(pid);
         assert!(status["Uid"].split_whitespace().all(|u| u == "65532"), "{container}: Uid {}", status["Uid"]);
@@ -182,6 +185,24 @@ fn images_build_and_the_rendered_manifests_run_as_pods() {
         "no workflows completed:\n{}\n{}",
         logs("greeting-worker", "worker"),
         logs("greeting-orchestrator", "orchestrator")
+    );
+
+    // The scaler pod reads the worker pod's /metrics (where the headless Service would send it)
+    // and decides within the rendered bounds.
+    let scaler = ports["greeting-scaler"];
+    let gauge = |text: &str, name: &str| -> Option<f64> {
+        text.lines().find(|l| l.starts_with(name) && !l.starts_with(&format!("{name}_"))).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    let mut last = String::new();
+    let decided = wait_until(Duration::from_secs(30), || {
+        last = http_get(scaler, "/metrics").map(|r| r.1).unwrap_or_default();
+        gauge(&last, "tk8s_scaler_slots_per_replica") == Some(100.0)
+            && gauge(&last, "tk8s_desired_worker_replicas").is_some_and(|d| d >= 2.0)
+    });
+    assert!(
+        decided,
+        "the scaler did not read the worker's slots or decide within min..max:\n{last}\n{}",
+        logs("greeting-scaler", "scaler")
     );
 
     // The codec server decodes with its mounted keys, for holders of a mounted token only.

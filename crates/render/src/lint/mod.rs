@@ -86,7 +86,7 @@ fn hosts<'a>(objects: &'a [Value]) -> Vec<Host<'a>> {
                     env.insert(name.to_string(), e["value"].as_str().map(String::from).unwrap_or_else(|| "<from secret>".into()));
                 }
             }
-            let role = c["args"][0].as_str().filter(|a| ["worker", "orchestrator", "codec-server"].contains(a)).map(String::from);
+            let role = c["args"][0].as_str().filter(|a| ["worker", "orchestrator", "scaler", "codec-server"].contains(a)).map(String::from);
             if role.is_some() || env.keys().any(|k| k.starts_with(tk8s_config::spec::env::PREFIX)) {
                 out.push(Host { object: o, container: c, role, env });
             }

@@ -44,6 +44,16 @@ pub(super) const RULES: &[Rule] = &[
         summary: "a WorkerDeployment pod template that sets what the controller injects (Worker Versioning env, API key, the mTLS volume and mount)",
         check: template_sets_controller_injections,
     },
+    Rule {
+        id: "TK011",
+        summary: "scaling to zero on the backlog alone (running activities are invisible to it and get evicted)",
+        check: zero_on_backlog_alone,
+    },
+    Rule {
+        id: "TK012",
+        summary: "a scale-down window shorter than the worker's drain (shutdown grace)",
+        check: scale_down_faster_than_drain,
+    },
 ];
 
 /// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
@@ -353,6 +363,75 @@ fn template_sets_controller_injections(cx: &Context<'_>) -> Vec<Finding> {
     out
 }
 
+/// TK011. KEDA's `temporal` trigger sees the task queue's backlog; with `minReplicaCount` 0 (KEDA's
+/// default) it deactivates the workload once nothing waits, while activities may still run.
+fn zero_on_backlog_alone(cx: &Context<'_>) -> Vec<Finding> {
+    cx.objects
+        .iter()
+        .filter(|o| o["kind"] == "ScaledObject")
+        .filter(|o| o["spec"]["minReplicaCount"].as_i64().unwrap_or(0) == 0)
+        .filter(|o| {
+            let triggers = o["spec"]["triggers"].as_array().map(Vec::as_slice).unwrap_or_default();
+            !triggers.is_empty() && triggers.iter().all(|t| t["type"] == "temporal")
+        })
+        .map(|o| {
+            finding(
+                "TK011",
+                o,
+                "scales to zero when the task queue's backlog is empty, even while activities still run (the backlog does not count work in flight)".into(),
+                "scale on tk8s's scaler (signal = \"tk8s\": an `external` trigger, zero only after backlog, slots in use and open workflows were all zero for scaler.zero_after), or set minReplicaCount to 1",
+            )
+        })
+        .collect()
+}
+
+/// The autoscaler's own scale-down window: `behavior.scaleDown.stabilizationWindowSeconds`, 300 s
+/// when unset (the HPA's default, which KEDA keeps).
+fn autoscaler_window(o: &Value) -> Duration {
+    let behavior = match o["kind"].as_str() {
+        Some("ScaledObject") => &o["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"],
+        _ => &o["spec"]["behavior"],
+    };
+    Duration::from_secs(behavior["scaleDown"]["stabilizationWindowSeconds"].as_u64().unwrap_or(300))
+}
+
+/// Whether an autoscaler follows tk8s's scaler (which applies its own window first).
+fn follows_scaler(o: &Value) -> bool {
+    let triggers = o["spec"]["triggers"].as_array().into_iter().flatten();
+    let metrics = o["spec"]["metrics"].as_array().into_iter().flatten();
+    triggers.into_iter().any(|t| t["type"] == "external")
+        || metrics.into_iter().any(|m| m["external"]["metric"]["name"] == "tk8s_desired_worker_replicas")
+}
+
+/// TK012. Replicas removed after a short lull are replicas whose work was just handed out: each
+/// then drains for up to its shutdown grace, so a window shorter than that drain churns pods
+/// that are still finishing work.
+fn scale_down_faster_than_drain(cx: &Context<'_>) -> Vec<Finding> {
+    let scaler_window =
+        cx.hosts.iter().find(|h| h.role.as_deref() == Some("scaler")).map(|h| setting_duration(&h.env, &S::SCALER_SCALE_DOWN_WINDOW));
+    let mut out = Vec::new();
+    for o in cx.objects.iter().filter(|o| matches!(o["kind"].as_str(), Some("HorizontalPodAutoscaler" | "ScaledObject"))) {
+        let Some((_, target)) = scale_target(o) else { continue };
+        let Some(host) = cx.hosts.iter().find(|h| h.object["metadata"]["name"] == target && h.role.as_deref() == Some("worker")) else {
+            continue;
+        };
+        let mut window = autoscaler_window(o);
+        if follows_scaler(o) {
+            window += scaler_window.unwrap_or_else(|| S::SCALER_SCALE_DOWN_WINDOW.default_duration().unwrap_or_default());
+        }
+        let drain = setting_duration(&host.env, &S::SHUTDOWN_GRACE);
+        if window < drain {
+            out.push(finding(
+                "TK012",
+                o,
+                format!("removes replicas after {} s of lower demand, but a worker drains for up to {} s ({})", window.as_secs(), drain.as_secs(), S::SHUTDOWN_GRACE.env),
+                "lengthen the scale-down window (scale_down_window in the deploy config, or behavior.scaleDown.stabilizationWindowSeconds) to at least the drain",
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Context, lint};
@@ -510,5 +589,45 @@ mod tests {
         };
         assert_eq!(rule("TK010", &[wd("TEMPORAL_WORKER_BUILD_ID")]), 1);
         assert_eq!(rule("TK010", &[wd("TK8S_LOG_LEVEL")]), 0);
+    }
+
+    fn scaled_object(min: Option<i64>, trigger: &str, window: Option<u64>) -> Value {
+        let mut o = json!({ "kind": "ScaledObject", "metadata": { "name": "w" }, "spec": {
+            "scaleTargetRef": { "name": "w" }, "triggers": [{ "type": trigger, "metadata": {} }] } });
+        if let Some(min) = min {
+            o["spec"]["minReplicaCount"] = json!(min);
+        }
+        if let Some(w) = window {
+            o["spec"]["advanced"] =
+                json!({ "horizontalPodAutoscalerConfig": { "behavior": { "scaleDown": { "stabilizationWindowSeconds": w } } } });
+        }
+        o
+    }
+
+    #[test]
+    fn tk011_scaling_to_zero_on_the_backlog_alone() {
+        // KEDA's default minReplicaCount is 0.
+        assert_eq!(rule("TK011", &[worker(), scaled_object(None, "temporal", None)]), 1);
+        assert_eq!(rule("TK011", &[worker(), scaled_object(Some(0), "temporal", None)]), 1);
+        assert_eq!(rule("TK011", &[worker(), scaled_object(Some(1), "temporal", None)]), 0);
+        assert_eq!(rule("TK011", &[worker(), scaled_object(Some(0), "external", None)]), 0);
+    }
+
+    #[test]
+    fn tk012_a_scale_down_window_shorter_than_the_drain() {
+        // The worker drains for 20 s.
+        assert_eq!(rule("TK012", &[worker(), scaled_object(Some(1), "temporal", Some(10))]), 1);
+        assert_eq!(rule("TK012", &[worker(), scaled_object(Some(1), "temporal", Some(20))]), 0);
+        // Unset: the HPA's 300 s default.
+        assert_eq!(rule("TK012", &[worker(), scaled_object(Some(1), "temporal", None)]), 0);
+        // Behind the scaler, its own window comes first: 0 s in KEDA + the scaler's.
+        let scaler = |window: &str| {
+            json!({ "kind": "Deployment", "metadata": { "name": "s" }, "spec": { "template": { "spec": { "containers": [{
+                "name": "scaler", "args": ["scaler"], "env": [{ "name": "TK8S_SCALER_SCALE_DOWN_WINDOW", "value": window }] }] } } } })
+        };
+        assert_eq!(rule("TK012", &[worker(), scaler("5s"), scaled_object(Some(1), "external", Some(0))]), 1);
+        assert_eq!(rule("TK012", &[worker(), scaler("5m"), scaled_object(Some(1), "external", Some(0))]), 0);
+        // An autoscaler on something that is not a worker is not this rule's business.
+        assert_eq!(rule("TK012", &[scaled_object(Some(1), "temporal", Some(0))]), 0);
     }
 }

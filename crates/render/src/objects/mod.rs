@@ -5,8 +5,8 @@
 use crate::deploy::{Auth, DeployConfig, Resources, Role, Scaler, go_duration, grace};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, ExternalMetricSource, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec,
-    MetricTarget, ResourceMetricSource,
+    CrossVersionObjectReference, ExternalMetricSource, HPAScalingRules, HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior,
+    HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec, MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
     CSIVolumeSource, Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, HTTPGetAction,
@@ -29,13 +29,16 @@ mod controller;
 mod monitoring;
 mod network;
 mod pod;
+mod scaler;
 
 pub(crate) use autoscaling::*;
 pub(crate) use controller::*;
 pub(crate) use monitoring::*;
-pub use monitoring::{alert_groups, dashboard_panels};
+pub use monitoring::{adapter_rules, alert_groups, dashboard_panels};
 pub(crate) use network::*;
 pub(crate) use pod::*;
+pub use scaler::scaler_port;
+pub(crate) use scaler::*;
 
 /// Path inside the container of each mounted Secret. `TLS_DIR` is also where the
 /// temporal-worker-controller mounts a Connection's mTLS Secret, so `TK8S_TLS_CERT_DIR` holds for
@@ -192,6 +195,7 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
         None => {}
     }
     out.extend(scaled_object(c));
+    out.extend(scaler_objects(c));
     out.extend(vpa(c, &c.worker, "worker"));
     out.extend(secret_provider_class(c));
     if c.monitoring.prometheus_operator {

@@ -3,8 +3,38 @@
 
 use super::*;
 
+/// The admin port of a component's pods. The worker's is headless: its name resolves to every
+/// ready worker pod, which is how the scaler finds the workers' `/metrics`.
 pub(crate) fn metrics_service(c: &DeployConfig, component: &str) -> Service {
-    service(c, format!("{}-{component}-metrics", c.app.name), component, "admin", admin_port())
+    let mut s = service(c, format!("{}-{component}-metrics", c.app.name), component, "admin", admin_port());
+    if component == "worker"
+        && let Some(spec) = s.spec.as_mut()
+    {
+        spec.cluster_ip = Some("None".into());
+    }
+    s
+}
+
+/// prometheus-adapter's external rule for the worker's HPA metric (signal `tk8s`: the scaler's
+/// desired replicas; `backlog`: the orchestrator's backlog gauge), as the adapter's Helm values
+/// take it (`rules.external`). `None` unless the worker has an HPA.
+pub fn adapter_rules(c: &DeployConfig) -> Option<Value> {
+    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Scaler::Hpa)?;
+    let (metric, by) = match a.signal(c.worker.controller.is_some()) {
+        crate::deploy::Signal::Tk8s => ("tk8s_desired_worker_replicas", "task_queue"),
+        crate::deploy::Signal::Backlog if c.worker.controller.is_some() => {
+            ("temporal_approximate_backlog_count", "task_type, temporal_worker_deployment_name, temporal_worker_build_id")
+        }
+        crate::deploy::Signal::Backlog => ("tk8s_task_queue_backlog", "task_queue, task_type"),
+    };
+    Some(json!({
+        "rules": { "external": [{
+            "seriesQuery": format!("{metric}{{namespace!=\"\"}}"),
+            "resources": { "overrides": { "namespace": { "resource": "namespace" } } },
+            "name": { "as": metric },
+            "metricsQuery": format!("max by ({by}) (<<.Series>>{{<<.LabelMatchers>>}})"),
+        }]},
+    }))
 }
 
 /// Alert rules (Prometheus rule groups): worker not ready, backlog growing, poll failures, slow
@@ -78,6 +108,7 @@ pub fn dashboard_panels(c: &DeployConfig) -> Vec<(&'static str, String)> {
                 "histogram_quantile(0.95, sum by (le) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket{{task_queue=\"{tq}\"}}[5m])))"
             ),
         ),
+        ("Desired worker replicas (scaler)", format!("max by (task_queue) (tk8s_desired_worker_replicas{{task_queue=\"{tq}\"}})")),
         ("Slot utilisation", format!("max by (worker_type) (tk8s_worker_slot_utilization_ratio{{namespace=\"{ns}\"}})")),
         (
             "Poll failures / s",

@@ -1,4 +1,5 @@
-//! NetworkPolicies: default deny, DNS and Temporal out, the admin port in from monitoring only.
+//! NetworkPolicies: default deny, DNS and Temporal out, the admin port in from monitoring (and
+//! from the scaler, which reads the workers' slots in use).
 
 use super::*;
 
@@ -34,14 +35,28 @@ pub(crate) fn network_policy(c: &DeployConfig) -> NetworkPolicy {
                 match_expressions: Some(vec![LabelSelectorRequirement {
                     key: "app.kubernetes.io/component".into(),
                     operator: "In".into(),
-                    values: Some(vec!["worker".into(), "orchestrator".into()]),
+                    values: Some(
+                        ["worker", "orchestrator"].into_iter().chain(scaler_autoscaling(c).map(|_| "scaler")).map(String::from).collect(),
+                    ),
                 }]),
             }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![ns(&c.monitoring.namespace)]),
-                ports: Some(vec![port(admin_port(), "TCP")]),
-            }]),
+            ingress: Some(
+                [
+                    Some(NetworkPolicyIngressRule {
+                        from: Some(vec![ns(&c.monitoring.namespace)]),
+                        ports: Some(vec![port(admin_port(), "TCP")]),
+                    }),
+                    // The scaler reads the workers' slots in use from their /metrics.
+                    scaler_autoscaling(c).map(|_| NetworkPolicyIngressRule {
+                        from: Some(vec![component_pods(c, "scaler")]),
+                        ports: Some(vec![port(admin_port(), "TCP")]),
+                    }),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ),
             egress: Some(
                 [
                     Some(dns_egress()),

@@ -108,6 +108,21 @@ pub(crate) fn spread_constraints(c: &DeployConfig, component: &str) -> Vec<Topol
         .collect()
 }
 
+/// The admin port, and the scaler's gRPC port on the scaler.
+fn container_ports(component: &str) -> Vec<ContainerPort> {
+    let port = |name: &str, container_port: i32| ContainerPort {
+        name: Some(name.into()),
+        container_port,
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    };
+    let mut ports = vec![port("admin", admin_port())];
+    if component == "scaler" {
+        ports.push(port("scaler", scaler_port()));
+    }
+    ports
+}
+
 pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
     let name = format!("{}-{component}", c.app.name);
     let managed = controller_managed(c, component);
@@ -141,12 +156,7 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
         args: Some(vec![component.into()]),
         env_from: Some(env_from.clone()),
         env: Some(env.clone()),
-        ports: Some(vec![ContainerPort {
-            name: Some("admin".into()),
-            container_port: admin_port(),
-            protocol: Some("TCP".into()),
-            ..Default::default()
-        }]),
+        ports: Some(container_ports(component)),
         startup_probe: Some(http_probe("admin", "/startupz", 2, 60)),
         readiness_probe: Some(http_probe("admin", "/readyz", 5, 2)),
         liveness_probe: Some(http_probe("admin", "/livez", 10, 3)),

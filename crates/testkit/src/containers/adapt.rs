@@ -22,6 +22,10 @@ pub const ADAPTATIONS: &[(&str, &str)] = &[
         "Secret volumes as host directories",
         "podman 4.3 writes a Secret's data base64-encoded instead of decoded, ignores stringData and defaultMode, and fails without `optional`",
     ),
+    (
+        "Service addresses as host ports",
+        "no cluster DNS here, and every pod is on the host's network: a setting that names a Service (or a second port) is given the host port of the pod behind it",
+    ),
     ("no livenessProbe", "podman turns it into a curl healthcheck (no curl in a distroless image, no systemd here to run it)"),
     (
         "restartPolicy OnFailure",
@@ -40,6 +44,9 @@ pub struct Plan {
     pub default_port_env: String,
     /// A directory holding each Secret's files, by Secret name.
     pub secrets: BTreeMap<String, PathBuf>,
+    /// Settings that replace what the render says, by Deployment name: Service addresses and
+    /// second ports, pointed at this host.
+    pub env: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Adapt rendered objects for `podman kube play`. Fails when a Deployment has no planned port
@@ -68,6 +75,9 @@ pub fn adapt(objects: &[Value], plan: &Plan) -> Result<Vec<Value>, String> {
             for c in spec[list].as_array_mut().into_iter().flatten() {
                 inline_env_from(c, &config_maps)?;
                 own_port(c, &port_env, port);
+                if let Some(env) = plan.env.get(&name) {
+                    services_as_host_ports(c, env);
+                }
                 drop_liveness_probe(c);
             }
         }
@@ -146,6 +156,18 @@ fn own_port(c: &mut Value, port_env: &str, port: u16) {
     }
 }
 
+fn services_as_host_ports(c: &mut Value, planned: &BTreeMap<String, String>) {
+    if let Some(env) = c["env"].as_array_mut() {
+        for (name, value) in planned {
+            let entry = json!({ "name": name, "value": value });
+            match env.iter_mut().find(|e| e["name"] == name.as_str()) {
+                Some(e) => *e = entry,
+                None => env.push(entry),
+            }
+        }
+    }
+}
+
 fn drop_liveness_probe(c: &mut Value) {
     if let Some(c) = c.as_object_mut() {
         c.remove("livenessProbe");
@@ -181,6 +203,7 @@ mod tests {
             port_env: BTreeMap::new(),
             default_port_env: "TK8S_ADMIN_PORT".into(),
             secrets: [("codec-keys".to_string(), PathBuf::from("/tmp/keys"))].into(),
+            env: [("app-worker".to_string(), [("TK8S_SCALER_WORKER_METRICS".to_string(), "127.0.0.1:19001".to_string())].into())].into(),
         }
     }
 
@@ -201,15 +224,21 @@ mod tests {
             c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();
         assert_eq!(
             env,
-            [("TK8S_LOG_LEVEL", "debug"), ("TEMPORAL_ADDRESS", "x:7233"), ("TK8S_ADMIN_PORT", "19000")].into(),
+            [
+                ("TK8S_LOG_LEVEL", "debug"),
+                ("TEMPORAL_ADDRESS", "x:7233"),
+                ("TK8S_ADMIN_PORT", "19000"),
+                ("TK8S_SCALER_WORKER_METRICS", "127.0.0.1:19001")
+            ]
+            .into(),
             "env wins over envFrom"
         );
         let init = &spec["initContainers"][0];
-        assert_eq!(init["env"].as_array().unwrap().len(), 3, "init containers get the ConfigMap and the port too");
+        assert_eq!(init["env"].as_array().unwrap().len(), 4, "init containers get the ConfigMap, the port and the addresses too");
         // Nothing else changed: undo the listed changes and compare with the input.
         assert_eq!(d["metadata"], rendered()[2]["metadata"]);
         assert_eq!(c["name"], "worker");
-        assert_eq!(ADAPTATIONS.len(), 8);
+        assert_eq!(ADAPTATIONS.len(), 9);
     }
 
     #[test]

@@ -6,12 +6,13 @@ use super::Registry;
 use super::adapt::Plan;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use tk8s_config::spec as S;
 
 /// A dev AES-256 key (base64) and the codec server's dev bearer token.
 pub const DEV_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const DEV_TOKEN: &str = "dev-codec-token";
 /// The Deployments the example renders with the codec server on.
-pub const DEPLOYMENTS: &[&str] = &["greeting-worker", "greeting-orchestrator", "greeting-codec-server"];
+pub const DEPLOYMENTS: &[&str] = &["greeting-worker", "greeting-orchestrator", "greeting-scaler", "greeting-codec-server"];
 
 /// The example's deploy config (`examples/greeting/deploy.toml`), pointed at this machine.
 pub fn deploy_config(example: &str, registry: &Registry, tag: &str, temporal: &str, interval: &str) -> Result<String, String> {
@@ -63,11 +64,17 @@ pub fn plan(dir: &Path) -> Result<Plan, String> {
     }
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(dir).status();
     let ports: BTreeMap<String, u16> = DEPLOYMENTS.iter().map(|d| (d.to_string(), crate::free_port())).collect();
+    // The scaler's KEDA port, and the worker pods behind the headless Service it reads.
+    let scaler_env = [
+        (S::SCALER_PORT.env.to_string(), crate::free_port().to_string()),
+        (S::SCALER_WORKER_METRICS.env.to_string(), format!("127.0.0.1:{}", ports["greeting-worker"])),
+    ];
     Ok(Plan {
         ports,
-        port_env: [("greeting-codec-server".to_string(), tk8s_config::spec::CODEC_SERVER_PORT.env.to_string())].into(),
-        default_port_env: tk8s_config::spec::ADMIN_PORT.env.to_string(),
+        port_env: [("greeting-codec-server".to_string(), S::CODEC_SERVER_PORT.env.to_string())].into(),
+        default_port_env: S::ADMIN_PORT.env.to_string(),
         secrets,
+        env: [("greeting-scaler".to_string(), scaler_env.into())].into(),
     })
 }
 
