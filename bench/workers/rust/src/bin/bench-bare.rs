@@ -1,9 +1,11 @@
 //! The floor: the same scenarios on a bare SDK worker, with the host's default slot and poller
 //! numbers and none of its machinery (no admin server, metrics, logs, reloads or readiness).
-//! Usage: bench-bare ADDRESS TASK_QUEUE. SIGTERM stops it.
+//! Usage: bench-bare ADDRESS TASK_QUEUE. SIGTERM stops it. `BENCH_GRPC_COMPRESSION=none` turns off
+//! the client's request gzip (the SDK's default is on; the host's is off), for a like-for-like
+//! comparison of the host's own cost.
 
 use std::time::Duration;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, GrpcCompression};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
@@ -16,8 +18,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("usage: bench-bare ADDRESS TASK_QUEUE".into()),
     };
     let url = url::Url::parse(&format!("http://{address}"))?;
-    let connection =
-        Connection::connect(ConnectionOptions::new(url).identity(format!("{}@bench-bare", std::process::id())).build()).await?;
+    let compression = match std::env::var("BENCH_GRPC_COMPRESSION").as_deref() {
+        Ok("none") => GrpcCompression::None,
+        _ => GrpcCompression::Gzip,
+    };
+    let options = ConnectionOptions::new(url).identity(format!("{}@bench-bare", std::process::id())).grpc_compression(compression).build();
+    let connection = Connection::connect(options).await?;
     let client = Client::new(connection, ClientOptions::new("default").build())?;
     let runtime = Runtime::from_current_tokio(RuntimeOptions::builder().build()?)?;
     let tuner = TunerHolder::builder()

@@ -47,6 +47,9 @@ struct Args {
     /// Extra env for the host worker (`NAME=VALUE`), to compare settings.
     #[arg(long = "host-env")]
     host_env: Vec<String>,
+    /// Extra env for the bare worker (`NAME=VALUE`), e.g. `BENCH_GRPC_COMPRESSION=none`.
+    #[arg(long = "bare-env")]
+    bare_env: Vec<String>,
     /// Label of this run in the results (e.g. "defaults", "before").
     #[arg(long, default_value = "current")]
     label: String,
@@ -143,6 +146,11 @@ fn spawn(args: &Args, kind: &str, address: &str, dir: &Path, n: usize) -> Worker
         "bare" => {
             cmd = fresh(args.bin.join("bench-bare"));
             cmd.args([address, QUEUE]);
+            for kv in &args.bare_env {
+                if let Some((k, v)) = kv.split_once('=') {
+                    cmd.env(k, v);
+                }
+            }
         }
         "python" => {
             cmd = fresh(args.root.join(".venv-bench/bin/python"));
@@ -318,7 +326,7 @@ fn main() {
         .collect();
     let doc = json!({
         "label": label, "reps": args.reps, "workflows": args.workflows, "warmup": args.warmup, "concurrency": args.concurrency,
-        "db": args.db, "host_env": args.host_env, "summary": summary_json, "runs": runs,
+        "db": args.db, "host_env": args.host_env, "bare_env": args.bare_env, "summary": summary_json, "runs": runs,
     });
     let file = if label == "current" { "workers.json".to_string() } else { format!("workers-{label}.json") };
     std::fs::write(args.out.join(&file), serde_json::to_string_pretty(&doc).unwrap_or_default()).expect("write json");
