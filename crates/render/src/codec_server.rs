@@ -6,8 +6,9 @@
 
 use crate::deploy::DeployConfig;
 use crate::objects::{
-    CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, http_probe, labels, meta, ns, obj, pod_security, port,
-    resource_requirements, scrape_annotations, secret_volume, selector_labels, service, skip_annotations, spread_constraints,
+    CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, http_probe, image_pull_secrets, labels, meta, ns, obj,
+    pod_annotations, pod_security, port, resource_requirements, secret_volume, selector_labels, service, skip_annotations,
+    spread_constraints,
 };
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount, VolumeMount};
@@ -79,7 +80,7 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
     let mut metadata = meta(c, name.clone(), COMPONENT);
     let skips = skip_annotations(c);
     metadata.annotations = (!skips.is_empty()).then_some(skips);
-    let annotations = scrape_annotations(port);
+    let annotations = pod_annotations(c, port);
     Some(Deployment {
         metadata,
         spec: Some(DeploymentSpec {
@@ -94,6 +95,7 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
                     termination_grace_period_seconds: Some(10),
                     security_context: Some(pod_security()),
                     containers: vec![container],
+                    image_pull_secrets: image_pull_secrets(c),
                     topology_spread_constraints: Some(spread_constraints(c, COMPONENT)),
                     volumes: Some(volumes),
                     ..Default::default()

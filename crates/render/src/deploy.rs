@@ -51,6 +51,13 @@ pub struct App {
     /// Task queue (defaults to the app name).
     #[serde(default)]
     pub task_queue: Option<String>,
+    /// Secrets of type `kubernetes.io/dockerconfigjson` every pod pulls its images with (the
+    /// credentials themselves are never rendered).
+    #[serde(default)]
+    pub image_pull_secrets: Vec<String>,
+    /// The registry needs credentials: `tk8s lint` then flags pods without a pull secret.
+    #[serde(default)]
+    pub private_registry: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -388,6 +395,9 @@ pub struct Environment {
     pub max_replicas: Option<i32>,
     #[serde(default)]
     pub log_level: Option<String>,
+    /// Replaces `app.image_pull_secrets` in this environment (e.g. another registry's credentials).
+    #[serde(default)]
+    pub image_pull_secrets: Option<Vec<String>>,
 }
 
 impl DeployConfig {
@@ -432,6 +442,23 @@ impl DeployConfig {
         }
         if !dns(&self.app.namespace) {
             problems.push(format!("app.namespace {:?} must be a DNS label", self.app.namespace));
+        }
+        let secret_name = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 253
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+        };
+        let pull_secrets = std::iter::once(("app.image_pull_secrets".to_string(), &self.app.image_pull_secrets)).chain(
+            self.environments
+                .iter()
+                .filter_map(|(n, e)| e.image_pull_secrets.as_ref().map(|l| (format!("environments.{n}.image_pull_secrets"), l))),
+        );
+        for (key, list) in pull_secrets {
+            for name in list.iter().filter(|n| !secret_name(n)) {
+                problems.push(format!("{key}: {name:?} is not a Secret name (lowercase letters, digits, '-', '.')"));
+            }
         }
         if self.temporal.address.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
             problems.push(format!("temporal.address {:?} must be host:port", self.temporal.address));
@@ -624,6 +651,9 @@ impl DeployConfig {
         if let Some(a) = &mut c.worker.autoscaling {
             a.min_replicas = env.min_replicas.unwrap_or(a.min_replicas);
             a.max_replicas = env.max_replicas.unwrap_or(a.max_replicas);
+        }
+        if let Some(secrets) = &env.image_pull_secrets {
+            c.app.image_pull_secrets = secrets.clone();
         }
         if let Some(level) = &env.log_level {
             for role in std::iter::once(&mut c.worker).chain(c.orchestrator.as_mut().map(|o| &mut o.role)) {

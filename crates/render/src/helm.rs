@@ -18,6 +18,7 @@ const NAMESPACE: &str = "@@NAMESPACE@@";
 const MIN: &str = "@@MIN@@";
 const MAX: &str = "@@MAX@@";
 const MIN_TEXT: &str = "@@MIN_TEXT@@";
+const PULL_SECRETS: &str = "@@PULL_SECRETS@@";
 const MAX_TEXT: &str = "@@MAX_TEXT@@";
 
 fn env_sentinel(role: &str) -> String {
@@ -40,6 +41,7 @@ fn values(c: &DeployConfig) -> Value {
     };
     let mut v = json!({
         "namespace": c.app.namespace,
+        "imagePullSecrets": c.app.image_pull_secrets.iter().map(|n| json!({ "name": n })).collect::<Vec<_>>(),
         "image": { "repository": c.app.image, "tag": c.app.tag },
         "worker": role(&c.worker, "worker"),
     });
@@ -101,6 +103,9 @@ fn mark(c: &DeployConfig, o: &mut Value) {
     let tk8s_image = format!("{}:{}", c.tk8s_image(), c.app.tag);
     let component = o["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap_or("").to_string();
     if o["kind"] == "Deployment" || o["kind"] == "WorkerDeployment" {
+        if let Some(Value::Object(pod)) = o.pointer_mut("/spec/template/spec") {
+            pod.insert("imagePullSecrets".into(), json!(PULL_SECRETS));
+        }
         for list in ["/spec/template/spec/containers", "/spec/template/spec/initContainers"] {
             if let Some(Value::Array(cs)) = o.pointer_mut(list) {
                 for container in cs {
@@ -158,6 +163,12 @@ fn templatise(yaml: &str, app: &str) -> String {
         let trimmed = line.trim_start();
         if let Some(role) = ["worker", "orchestrator"].iter().find(|r| trimmed == format!("env: '{}'", env_sentinel(r))) {
             out.push_str(&format!("{pad}env:\n{pad}{{{{- range $name, $value := .Values.{role}.env }}}}\n{pad}- name: {{{{ $name }}}}\n{pad}  value: {{{{ $value | quote }}}}\n{pad}{{{{- end }}}}\n"));
+            continue;
+        }
+        if trimmed == format!("imagePullSecrets: '{PULL_SECRETS}'") {
+            out.push_str(&format!(
+                "{pad}{{{{- with .Values.imagePullSecrets }}}}\n{pad}imagePullSecrets: {{{{ toJson . }}}}\n{pad}{{{{- end }}}}\n"
+            ));
             continue;
         }
         // Braces already in the YAML (Prometheus alert templates) are literal text for Helm.
@@ -232,6 +243,10 @@ pub fn chart(c: &DeployConfig) -> Vec<(String, String)> {
     let mut values_schema = schema(&base);
     // Empty means "follow --namespace".
     values_schema["properties"]["namespace"] = json!({ "type": "string" });
+    values_schema["properties"]["imagePullSecrets"] = json!({
+        "type": "array",
+        "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 } }, "required": ["name"], "additionalProperties": false },
+    });
     out.push(("values.schema.json".into(), format!("{}\n", serde_json::to_string_pretty(&values_schema).unwrap_or_default())));
     for (name, env) in &c.environments {
         let over = diff(&base, &values(&c.for_environment(env))).unwrap_or_else(|| json!({}));

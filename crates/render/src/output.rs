@@ -166,6 +166,18 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
             })),
         }));
     }
+    if env.app.image_pull_secrets != base.app.image_pull_secrets {
+        // A JSON patch replaces the list (a strategic merge would merge it by name).
+        let secrets: Vec<Value> = env.app.image_pull_secrets.iter().map(|n| json!({ "name": n })).collect();
+        let op = json!({ "op": "add", "path": "/spec/template/spec/imagePullSecrets", "value": secrets });
+        for o in objects(base).iter().filter(|o| o.value["kind"] == "Deployment") {
+            let name = o.value["metadata"]["name"].as_str().unwrap_or_default();
+            patches.push(json!({ "target": { "kind": "Deployment", "name": name }, "patch": to_yaml(&json!([op.clone()])) }));
+        }
+        if managed {
+            worker_ops.push(op);
+        }
+    }
     if !worker_ops.is_empty() {
         patches.push(json!({ "target": { "kind": "WorkerDeployment", "name": worker }, "patch": to_yaml(&Value::Array(worker_ops)) }));
     }

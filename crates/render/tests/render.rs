@@ -417,6 +417,13 @@ fn lint_catches_each_temporal_specific_mistake() {
             }),
         ),
         (
+            "TK013",
+            rendered_with_controller,
+            Box::new(|o| {
+                wd(o)["spec"]["template"]["spec"].as_object_mut().unwrap().remove("imagePullSecrets");
+            }),
+        ),
+        (
             "TK002",
             codec_server_render,
             Box::new(|o| {
@@ -482,7 +489,9 @@ fn the_init_template_parses_renders_and_lints_clean_with_its_options_on() {
     // Its commented-out options, switched on together.
     let all = common::uncomment(&common::uncomment(tk8s_render::INIT_TEMPLATE, "encryption"), "codec_server")
         .replace("# [worker.controller]", "[worker.controller]")
-        .replace("# otlp_endpoint = ", "otlp_endpoint = ");
+        .replace("# otlp_endpoint = ", "otlp_endpoint = ")
+        .replace("# image_pull_secrets = ", "image_pull_secrets = ")
+        .replace("# private_registry = ", "private_registry = ");
     let full = DeployConfig::parse(path, &all).unwrap_or_else(|e| panic!("{e}\n{all}"));
     for config in [plain, full] {
         let objs: Vec<Value> = objects(&config).into_iter().map(|o| o.value).collect();

@@ -3,7 +3,7 @@
 
 use super::{Context, Finding, Host, Rule, finding};
 use crate::codec_server::codec_server_port;
-use crate::objects::admin_port;
+use crate::objects::{PRIVATE_REGISTRY, admin_port};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,6 +53,11 @@ pub(super) const RULES: &[Rule] = &[
         id: "TK012",
         summary: "a scale-down window shorter than the worker's drain (shutdown grace)",
         check: scale_down_faster_than_drain,
+    },
+    Rule {
+        id: "TK013",
+        summary: "pods pulling from a private registry (tk8s.io/private-registry) without imagePullSecrets",
+        check: private_registry_without_pull_secret,
     },
 ];
 
@@ -432,6 +437,24 @@ fn scale_down_faster_than_drain(cx: &Context<'_>) -> Vec<Finding> {
     out
 }
 
+/// TK013. A private registry refuses anonymous pulls: the pods would sit in ImagePullBackOff.
+fn private_registry_without_pull_secret(cx: &Context<'_>) -> Vec<Finding> {
+    cx.objects
+        .iter()
+        .filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet" | "WorkerDeployment")))
+        .filter(|o| o.pointer("/spec/template/metadata/annotations").is_some_and(|a| a[PRIVATE_REGISTRY] == "true"))
+        .filter(|o| o.pointer("/spec/template/spec/imagePullSecrets").and_then(Value::as_array).is_none_or(Vec::is_empty))
+        .map(|o| {
+            finding(
+                "TK013",
+                o,
+                "pulls from a private registry but names no imagePullSecrets: its pods would stay in ImagePullBackOff".into(),
+                "set app.image_pull_secrets in the deploy config and create the Secret: kubectl create secret docker-registry NAME --docker-server=REGISTRY --docker-username=USER --docker-password=PASSWORD",
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Context, lint};
@@ -629,5 +652,19 @@ mod tests {
         assert_eq!(rule("TK012", &[worker(), scaler("5m"), scaled_object(Some(1), "external", Some(0))]), 0);
         // An autoscaler on something that is not a worker is not this rule's business.
         assert_eq!(rule("TK012", &[scaled_object(Some(1), "temporal", Some(0))]), 0);
+    }
+
+    #[test]
+    fn tk013_a_private_registry_without_a_pull_secret() {
+        let private = |secrets: Value| {
+            with(|w| {
+                w["spec"]["template"]["metadata"]["annotations"] = json!({ "tk8s.io/private-registry": "true" });
+                w["spec"]["template"]["spec"]["imagePullSecrets"] = secrets.clone();
+            })
+        };
+        assert_eq!(rule("TK013", &[private(json!(null))]), 1);
+        assert_eq!(rule("TK013", &[private(json!([]))]), 1);
+        assert_eq!(rule("TK013", &[private(json!([{ "name": "regcred" }]))]), 0);
+        assert_eq!(rule("TK013", &[worker()]), 0, "not said to be private");
     }
 }

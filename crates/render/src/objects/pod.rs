@@ -26,13 +26,27 @@ pub(crate) fn secret_volume(name: &str, secret: &str) -> Volume {
     }
 }
 
-/// Pod annotations for Prometheus' annotation-based discovery.
-pub(crate) fn scrape_annotations(port: i32) -> BTreeMap<String, String> {
-    BTreeMap::from([
+/// Pod annotations: Prometheus' annotation-based discovery, and whether the image's registry
+/// needs credentials (`tk8s lint` reads it: TK013).
+pub(crate) fn pod_annotations(c: &DeployConfig, port: i32) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::from([
         ("prometheus.io/scrape".to_string(), "true".to_string()),
         ("prometheus.io/port".to_string(), port.to_string()),
         ("prometheus.io/path".to_string(), "/metrics".to_string()),
-    ])
+    ]);
+    if c.app.private_registry {
+        a.insert(PRIVATE_REGISTRY.to_string(), "true".to_string());
+    }
+    a
+}
+
+/// Pod template annotation: the image comes from a registry that needs credentials.
+pub const PRIVATE_REGISTRY: &str = "tk8s.io/private-registry";
+
+/// The pull secrets every pod names (never the credentials).
+pub(crate) fn image_pull_secrets(c: &DeployConfig) -> Option<Vec<LocalObjectReference>> {
+    (!c.app.image_pull_secrets.is_empty())
+        .then(|| c.app.image_pull_secrets.iter().map(|n| LocalObjectReference { name: n.clone() }).collect())
 }
 
 /// The deploy config's reasoned checkov skips, as `checkov.io/skip<n>` annotations.
@@ -180,7 +194,7 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
     };
     let spread = role.spread.then(|| spread_constraints(c, component));
     let grace_s = grace(role).as_secs() as i64 + hard_deadline_s() + KILL_MARGIN_S;
-    let mut annotations = scrape_annotations(admin_port());
+    let mut annotations = pod_annotations(c, admin_port());
     // An autoscaled worker leaves `replicas` to the HPA or KEDA.
     let replicas = match &role.autoscaling {
         Some(a) if a.mode != Scaler::None => None,
@@ -219,6 +233,7 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
                     init_containers: (!managed).then(|| vec![wait]),
                     containers: vec![container],
                     topology_spread_constraints: spread,
+                    image_pull_secrets: image_pull_secrets(c),
                     readiness_gates: (!role.readiness_gates.is_empty())
                         .then(|| role.readiness_gates.iter().map(|t| PodReadinessGate { condition_type: t.clone() }).collect()),
                     volumes: (!volumes.is_empty()).then_some(volumes),

@@ -37,6 +37,9 @@ pub fn controller_mtls() -> DeployConfig {
         .replace("# gate_workflow", "gate_workflow")
         .replace("spread = true", "spread = true\nvpa = \"Off\"")
         .replace("[environments.dev]", "[environments.dev]\ntag = \"0.2.0-rc.1\"")
+        .replace("[environments.prod]", "[environments.prod]\nimage_pull_secrets = [\"greeting-registry-prod\"]")
+        .replace("# image_pull_secrets = ", "image_pull_secrets = ")
+        .replace("# private_registry = ", "private_registry = ")
         .replace("# otlp_endpoint = ", "otlp_endpoint = ");
     DeployConfig::parse(&base, &text).unwrap()
 }
