@@ -1,8 +1,8 @@
 //! `tk8s`: glue only. Parse the command line (clap), load configuration (the same layering as
 //! the hosted apps), call the library that does the work, print its error once, and map the
-//! outcome to an exit code: 0 ok, 1 failure (lint findings included), 64 usage, 65 a manifest
-//! that is not YAML objects, 66 an input that cannot be read, 73 an output that cannot be
-//! written, 78 configuration.
+//! outcome to an exit code: 0 ok, 1 failure (lint findings, a failed rollout included), 64 usage,
+//! 65 a manifest that is not YAML objects, 66 an input that cannot be read, 69 the Kubernetes API
+//! unreachable, 73 an output that cannot be written, 78 configuration.
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use tk8s_config::{AppDefaults, Config, cli as settings};
 fn command() -> Command {
     let with_settings = |c: Command| c.args(settings::args());
     Command::new("tk8s")
-        .about("Run Temporal workers on Kubernetes: render and lint deploy assets, serve the codec")
+        .about("Run Temporal workers on Kubernetes: render, lint and deploy the assets, serve the codec")
         .version(env!("CARGO_PKG_VERSION"))
         .subcommand_required(true)
         .arg_required_else_help(true)
@@ -53,6 +53,42 @@ fn command() -> Command {
                     .help("Manifest files, or directories whose *.yaml files are read"),
             ),
         )
+        .subcommand(
+            Command::new("deploy")
+                .about("Apply the render to the cluster (server-side apply), prune what the config dropped, wait for the rollout")
+                .args(cluster_args())
+                .arg(Arg::new("image").long("image").value_name("REPOSITORY:TAG").help("Deploy this image instead of the config's"))
+                .arg(
+                    Arg::new("dry-run")
+                        .long("dry-run")
+                        .action(ArgAction::SetTrue)
+                        .help("Show the diff against the cluster (server-side dry run); change nothing"),
+                )
+                .arg(
+                    Arg::new("prune")
+                        .long("prune")
+                        .action(ArgAction::SetTrue)
+                        .help("Delete objects an earlier deploy applied that the config no longer produces"),
+                )
+                .arg(wait_arg()),
+        )
+        .subcommand(
+            Command::new("restart")
+                .about("Restart a role's pods the way `kubectl rollout restart` does, then wait for the rollout")
+                .args(cluster_args())
+                .arg(
+                    Arg::new("role")
+                        .long("role")
+                        .value_name("ROLE")
+                        .help("worker, orchestrator, scaler or codec-server (default: every Deployment)"),
+                )
+                .arg(wait_arg()),
+        )
+        .subcommand(
+            Command::new("status")
+                .about("Per role: replicas, readiness, the image running, and each pod's own /readyz answer")
+                .args(cluster_args()),
+        )
         .subcommand(with_settings(Command::new("codec-server").about("Serve /encode and /decode for the Temporal Web UI and CLI")))
         .subcommand(
             Command::new("config")
@@ -66,6 +102,23 @@ fn command() -> Command {
                 .about("Print a shell completion script")
                 .arg(Arg::new("shell").required(true).value_parser(value_parser!(clap_complete::Shell))),
         )
+}
+
+/// What every cluster command takes: the deploy config, an environment, a kubeconfig context.
+fn cluster_args() -> Vec<Arg> {
+    vec![
+        Arg::new("config").long("config").value_name("FILE").required(true).value_parser(value_parser!(PathBuf)).help("The deploy config"),
+        Arg::new("env").long("env").value_name("ENV").help("An [environments.ENV] of the deploy config"),
+        Arg::new("context").long("context").value_name("NAME").help("The kubeconfig context (default: the current one)"),
+    ]
+}
+
+fn wait_arg() -> Arg {
+    Arg::new("wait")
+        .long("wait")
+        .value_name("DURATION")
+        .default_value("5m")
+        .help("How long to wait for every Deployment to roll out (\"0s\": do not wait)")
 }
 
 fn main() -> ExitCode {
@@ -85,6 +138,7 @@ fn main() -> ExitCode {
         Some(("init", m)) => init(m.get_one::<PathBuf>("file").cloned().unwrap_or_default()),
         Some(("render", m)) => render(m),
         Some(("lint", m)) => lint(m),
+        Some((name @ ("deploy" | "restart" | "status"), m)) => cluster_command(name, m),
         Some(("codec-server", m)) => match load(m, &env) {
             Ok(config) => codec_server(config),
             Err(code) => code,
@@ -164,6 +218,100 @@ fn lint(m: &ArgMatches) -> u8 {
             eprintln!("error: {e}");
             e.exit_code()
         }
+    }
+}
+
+/// `deploy`, `restart`, `status`: load the deploy config, connect, run, report.
+fn cluster_command(name: &str, m: &ArgMatches) -> u8 {
+    let Some(path) = m.get_one::<PathBuf>("config") else { return 64 };
+    let config = match tk8s_render::DeployConfig::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let wait = match m.try_get_one::<String>("wait").ok().flatten().map(|w| (w, tk8s_config::parse_duration(w))) {
+        None => None,
+        Some((_, Some(d))) if d.is_zero() => None,
+        Some((_, Some(d))) => Some(d),
+        Some((w, None)) => {
+            eprintln!("error: --wait {w:?} is not a duration\n  hint: e.g. --wait 5m, or --wait 0s not to wait");
+            return 64;
+        }
+    };
+    let environment = m.get_one::<String>("env").cloned();
+    // Flag mistakes are reported before any cluster is contacted.
+    let checked = tk8s_deploy::DeployOptions {
+        environment: environment.clone(),
+        image: m.try_get_one::<String>("image").ok().flatten().cloned(),
+        ..Default::default()
+    };
+    if let Err(e) = tk8s_deploy::render(&config, &checked) {
+        eprintln!("error: {e}");
+        return e.exit_code();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let cluster = tk8s_deploy::Cluster::connect(m.get_one::<String>("context").map(String::as_str)).await?;
+        match name {
+            "deploy" => {
+                let options = tk8s_deploy::DeployOptions {
+                    environment,
+                    image: m.get_one::<String>("image").cloned(),
+                    dry_run: m.get_flag("dry-run"),
+                    prune: m.get_flag("prune"),
+                    wait,
+                };
+                let report = tk8s_deploy::deploy(&cluster, &config, &options).await?;
+                print_report(&report, options.dry_run);
+            }
+            "restart" => {
+                for p in tk8s_deploy::restart(&cluster, &config, m.get_one::<String>("role").map(String::as_str), wait).await? {
+                    println!("{:24} {}", p.name, tk8s_deploy::progress_text(&p));
+                }
+            }
+            _ => {
+                for role in tk8s_deploy::status(&cluster, &config, environment.as_deref()).await? {
+                    let progress = role.progress.as_ref().map(tk8s_deploy::progress_text).unwrap_or_else(|| "not deployed".into());
+                    println!("{:24} {progress}\n{:24} image {}", role.deployment, "", role.image);
+                    for (pod, readyz) in &role.pods {
+                        println!("  {pod}: {readyz}");
+                    }
+                }
+            }
+        }
+        Ok::<(), tk8s_deploy::DeployError>(())
+    });
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn print_report(report: &tk8s_deploy::Report, dry_run: bool) {
+    let (would, did) = if dry_run { ("would be ", "would apply") } else { ("", "applied") };
+    if report.namespace_created {
+        println!("namespace {would}created");
+    }
+    for (name, diff) in &report.diffs {
+        println!("--- {name}\n{diff}");
+    }
+    println!("{did} {} objects", report.applied.len());
+    for p in &report.pruned {
+        println!("pruned{} {p}", if dry_run { " (dry run)" } else { "" });
+    }
+    for p in &report.rollouts {
+        println!("{:24} {}", p.name, tk8s_deploy::progress_text(p));
     }
 }
 

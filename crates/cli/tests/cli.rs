@@ -14,8 +14,19 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-const COMMANDS: &[&[&str]] =
-    &[&[], &["init"], &["render"], &["lint"], &["codec-server"], &["config"], &["config", "show"], &["completions"]];
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["init"],
+    &["render"],
+    &["lint"],
+    &["deploy"],
+    &["restart"],
+    &["status"],
+    &["codec-server"],
+    &["config"],
+    &["config", "show"],
+    &["completions"],
+];
 
 #[test]
 fn every_command_answers_help_with_exit_0_and_the_text_is_kept() {
@@ -55,6 +66,36 @@ fn usage_errors_exit_64_with_a_suggestion() {
     let out = Command::new(env!("CARGO_BIN_EXE_tk8s")).args(["init", "--help"]).current_dir(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "init --help wrote a file");
+}
+
+/// The cluster commands check what they can before contacting a cluster, and say where the
+/// cluster configuration was looked for when there is none.
+#[test]
+fn cluster_commands_report_bad_flags_and_a_missing_kubeconfig_before_touching_a_cluster() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/greeting/deploy.toml");
+    let config = config.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tk8s"))
+            .args(args)
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("KUBECONFIG", dir.path().join("missing-kubeconfig"))
+            .output()
+            .unwrap()
+    };
+    for (args, code, needle) in [
+        (vec!["deploy", "--config", config, "--env", "staging"], 64, "no such environment (it has: dev, prod)"),
+        (vec!["deploy", "--config", config, "--image", "registry.example.com/greeting"], 64, "expected REPOSITORY:TAG"),
+        (vec!["deploy", "--config", config, "--wait", "soon"], 64, "--wait \"soon\" is not a duration"),
+        (vec!["deploy", "--config", "/nonexistent/deploy.toml"], 66, "cannot read /nonexistent/deploy.toml"),
+        (vec!["status", "--config", config], 78, "hint: set KUBECONFIG"),
+        (vec!["restart", "--config", config, "--role", "worker"], 78, "cannot configure a Kubernetes client"),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(code), "tk8s {args:?}: {}", text(&out));
+        assert!(text(&out).contains(needle), "tk8s {args:?} should mention {needle:?}:\n{}", text(&out));
+    }
 }
 
 #[test]
