@@ -23,7 +23,7 @@ fn variants() -> Vec<(&'static str, DeployConfig)> {
         .replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
         .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
         .replace("mode = \"hpa\"", "mode = \"keda\"");
-    let keda_backlog = text.replace("mode = \"hpa\"", "mode = \"keda\"").replace("signal = \"tk8s\"", "signal = \"backlog\"");
+    let keda_backlog = text.replace("mode = \"hpa\"", "mode = \"keda\"").replace("# signal = \"backlog\"", "signal = \"backlog\"");
     vec![
         ("greeting", greeting()),
         ("keda+backlog", DeployConfig::parse(&base, &keda_backlog).unwrap()),

@@ -31,7 +31,6 @@ pub fn controller_mtls() -> DeployConfig {
         .unwrap()
         .replace("auth = \"none\"", "auth = \"mtls\"\ntls_secret = \"greeting-temporal-tls\"\nserver_name = \"temporal.example.com\"")
         .replace("# [worker.controller]", "[worker.controller]")
-        .replace("signal = \"tk8s\"", "signal = \"backlog\"")
         .replace("# rollout = ", "rollout = ")
         .replace("# steps = ", "steps = ")
         .replace("# gate_workflow", "gate_workflow")
@@ -52,7 +51,6 @@ pub fn controller_api_key() -> DeployConfig {
         .replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
         .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
         .replace("# [worker.controller]", "[worker.controller]")
-        .replace("signal = \"tk8s\"", "signal = \"backlog\"")
         .replace("mode = \"hpa\"", "mode = \"none\"");
     // With a codec server for the UI, authenticated by JWTs and static tokens.
     DeployConfig::parse(&base, &uncomment(&text, "codec_server")).unwrap()
