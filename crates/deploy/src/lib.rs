@@ -108,7 +108,13 @@ pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOp
 
     for o in &plan.objects {
         let r = ObjectRef::of(o);
-        let live = if options.dry_run && !report.namespace_created { cluster.get(&r).await.ok().flatten() } else { None };
+        if options.dry_run && report.namespace_created {
+            // The server cannot dry-run into a namespace that does not exist yet: all of it is new.
+            report.diffs.push((r.to_string(), diff(None, o)));
+            report.applied.push(r.to_string());
+            continue;
+        }
+        let live = if options.dry_run { cluster.get(&r).await.ok().flatten() } else { None };
         match cluster.apply(o, options.dry_run).await {
             Ok(stored) => {
                 if options.dry_run {

@@ -303,6 +303,17 @@ async fn a_dry_run_asks_the_server_and_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_into_a_new_namespace_shows_everything_as_new_and_creates_nothing() {
+    let api = Shared::default();
+    let cluster = serve(api.clone()).await;
+    let report = tk8s_deploy::deploy(&cluster, &greeting(|t| t), &DeployOptions { dry_run: true, ..Default::default() }).await.unwrap();
+    assert!(report.namespace_created, "reported as to be created");
+    assert!(patches(&api).is_empty(), "nothing sent to be stored, not even the namespace");
+    assert_eq!(report.diffs.len(), tk8s_render::objects(&greeting(|t| t)).len());
+    assert!(report.diffs.iter().all(|(_, d)| d.lines().skip(2).all(|l| !l.starts_with('-'))), "all additions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_pod_fails_the_wait_with_its_reason_and_last_log_lines() {
     let api = with_namespace();
     api.lock().unwrap().stuck_pods.push(
