@@ -144,7 +144,7 @@ pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOp
         }
         let mut members = Vec::new();
         for gk in &kinds {
-            let Some((api_version, kind)) = api_version_of(gk, &plan, live_parent.as_ref()) else { continue };
+            let Some((api_version, kind)) = api_version_of(gk, &plan) else { continue };
             match cluster.list_labelled(&api_version, &kind, &ns, &format!("{PART_OF}={}", plan.id)).await {
                 Ok(found) => members.extend(found),
                 Err(kube::Error::Api(s)) if s.code == 404 => {} // a CRD since removed: nothing of it to prune
@@ -168,9 +168,9 @@ pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOp
     Ok(report)
 }
 
-/// The apiVersion for a `Kind.group` (from this plan's objects; else the parent's record, which
-/// only lists group-kinds, so the preferred version of the kinds this tool renders).
-fn api_version_of(group_kind: &str, plan: &Plan, _live_parent: Option<&Value>) -> Option<(String, String)> {
+/// The apiVersion for a `Kind.group`: from this plan's objects, else (a kind an earlier deploy
+/// applied, which the parent records without a version) the version this tool renders it in.
+fn api_version_of(group_kind: &str, plan: &Plan) -> Option<(String, String)> {
     if let Some(o) = plan.objects.iter().find(|o| ObjectRef::of(o).group_kind() == group_kind) {
         let r = ObjectRef::of(o);
         return Some((r.api_version, r.kind));
@@ -412,6 +412,17 @@ mod tests {
         for bad in ["registry.example.com:5000/app", "app", "app@sha256:abc", "app:"] {
             assert!(matches!(split_image(bad), Err(DeployError::Usage(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn kinds_an_earlier_deploy_applied_are_found_again_for_pruning() {
+        let plan = Plan::new("app", "ns", vec![json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": "d" } })]);
+        let found = |gk: &str| api_version_of(gk, &plan);
+        assert_eq!(found("Deployment.apps"), Some(("apps/v1".into(), "Deployment".into())));
+        assert_eq!(found("ScaledObject.keda.sh"), Some(("keda.sh/v1alpha1".into(), "ScaledObject".into())));
+        assert_eq!(found("HorizontalPodAutoscaler.autoscaling"), Some(("autoscaling/v2".into(), "HorizontalPodAutoscaler".into())));
+        assert_eq!(found("Service"), Some(("v1".into(), "Service".into())));
+        assert_eq!(found("Widget.example.com"), None, "an unknown group is left alone, not guessed");
     }
 
     #[test]
