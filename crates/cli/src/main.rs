@@ -90,13 +90,7 @@ fn command() -> Command {
                 .args(cluster_args()),
         )
         .subcommand(with_settings(Command::new("codec-server").about("Serve /encode and /decode for the Temporal Web UI and CLI")))
-        .subcommand(
-            Command::new("config")
-                .about("Inspect the configuration")
-                .subcommand_required(true)
-                .arg_required_else_help(true)
-                .subcommand(with_settings(Command::new("show").about("Print every resolved setting and its origin (secrets redacted)"))),
-        )
+        .subcommand(settings::config_command())
         .subcommand(
             Command::new("completions")
                 .about("Print a shell completion script")

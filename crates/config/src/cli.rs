@@ -7,7 +7,7 @@
 //! `flag --name`, exit 78, not a usage error). clap therefore takes every value as text.
 
 use crate::spec::{Kind, SETTINGS, Setting};
-use clap::{Arg, ArgAction, ArgMatches};
+use clap::{Arg, ArgAction, ArgMatches, Command};
 
 /// The id of the `--config` argument.
 const CONFIG_ID: &str = "config";
@@ -100,6 +100,16 @@ pub fn given(matches: &ArgMatches) -> Vec<String> {
     }
     given.sort_by_key(|(i, _)| *i);
     given.into_iter().map(|(_, a)| a).collect()
+}
+
+/// `config show`, as every binary that takes settings offers it: every resolved setting and its
+/// origin, secrets redacted.
+pub fn config_command() -> Command {
+    Command::new("config")
+        .about("Inspect the configuration")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(Command::new("show").about("Print every resolved setting and its origin (secrets redacted)").args(args()))
 }
 
 #[cfg(test)]

@@ -39,13 +39,7 @@ pub fn command(app: &str) -> Command {
                 .about("Exit 0 if this host's own admin endpoint answers 200 (a container HEALTHCHECK without curl)")
                 .arg(Arg::new("endpoint").value_parser(["livez", "readyz", "startupz"]).default_value("readyz")),
         ))
-        .subcommand(
-            Command::new("config")
-                .about("Inspect the configuration")
-                .subcommand_required(true)
-                .arg_required_else_help(true)
-                .subcommand(with_settings(Command::new("show").about("Print every resolved setting and its origin (secrets redacted)"))),
-        )
+        .subcommand(settings::config_command().mut_subcommand("show", |c| c.after_help(AFTER_HELP)))
 }
 
 /// The parsed command and the settings flags given to it.

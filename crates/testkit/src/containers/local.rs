@@ -25,8 +25,8 @@ pub fn deploy_config(example: &str, registry: &Registry, tag: &str, temporal: &s
     t.insert("address".into(), temporal.into());
     let mut orchestrator = table("orchestrator");
     let mut settings = toml::Table::new();
-    settings.insert("TK8S_ORCHESTRATOR_MODE".into(), "interval".into());
-    settings.insert("TK8S_ORCHESTRATOR_INTERVAL".into(), interval.into());
+    settings.insert(S::ORCHESTRATOR_MODE.env.into(), "interval".into());
+    settings.insert(S::ORCHESTRATOR_INTERVAL.env.into(), interval.into());
     orchestrator.insert("settings".into(), settings.into());
     doc.insert("app".into(), app.into());
     doc.insert("temporal".into(), t.into());

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tk8s_config::spec as S;
 use tk8s_testkit::{DevServer, wait_until};
 
 #[derive(Parser, Debug)]
@@ -133,10 +134,10 @@ fn spawn(args: &Args, kind: &str, address: &str, dir: &Path, n: usize) -> Worker
             let port = tk8s_testkit::free_port();
             admin_port = Some(port);
             cmd.arg("worker")
-                .env("TEMPORAL_ADDRESS", address)
-                .env("TK8S_ADMIN_BIND", "127.0.0.1")
-                .env("TK8S_ADMIN_PORT", port.to_string())
-                .env("TK8S_LOG_FORMAT", "json");
+                .env(S::TEMPORAL_ADDRESS.env, address)
+                .env(S::ADMIN_BIND.env, "127.0.0.1")
+                .env(S::ADMIN_PORT.env, port.to_string())
+                .env(S::LOG_FORMAT.env, "json");
             for kv in &args.host_env {
                 if let Some((k, v)) = kv.split_once('=') {
                     cmd.env(k, v);
