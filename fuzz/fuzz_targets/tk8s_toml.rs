@@ -24,7 +24,7 @@ fuzz_target!(|text: &[u8]| {
     std::fs::write(&file, text).expect("write input");
     let env: BTreeMap<String, String> = [("TK8S_CONFIG".to_string(), file.display().to_string())].into();
     let app = AppDefaults { name: "fuzz".into(), task_queue: "fuzz".into(), workflow_input: String::new() };
-    match Config::load(&tk8s_config::Inputs { env: &env, args: &[], app: &app, cwd: dir() }) {
+    match Config::load(&tk8s_config::Inputs { env: &env, flags: &Default::default(), app: &app, cwd: dir() }) {
         Ok(config) => {
             let _ = config.show();
         }

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tk8s_config::spec as S;
 
 pub(crate) fn free_port(preferred: u16) -> u16 {
     if preferred != 0 && TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
@@ -125,7 +126,7 @@ pub fn dev(args: &[String]) -> Result {
         let stopping = stopping.clone();
         ctrlc::set_handler(move || stopping.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())?;
     }
-    let log_format = std::env::var("TK8S_LOG_FORMAT").unwrap_or_else(|_| "text".into());
+    let log_format = std::env::var(S::LOG_FORMAT.env).unwrap_or_else(|_| "text".into());
     // --encrypted: a fresh dev key, both roles encrypting, and `tk8s codec-server` wired into
     // the Web UI, which then shows plaintext while the history holds only ciphertext.
     let codec = encrypted.then(|| free_port(8888));
@@ -156,29 +157,29 @@ pub fn dev(args: &[String]) -> Result {
             "codec-server",
             Command::new(target.join("debug/tk8s"))
                 .arg("codec-server")
-                .env("TK8S_CODEC_KEYS_DIR", &keys)
-                .env("TK8S_CODEC_SERVER_BIND", "127.0.0.1")
-                .env("TK8S_CODEC_SERVER_PORT", codec.to_string())
-                .env("TK8S_CODEC_SERVER_ALLOWED_ORIGINS", format!("http://127.0.0.1:{ui}"))
-                .env("TK8S_LOG_FORMAT", &log_format),
+                .env(S::CODEC_KEYS_DIR.env, &keys)
+                .env(S::CODEC_SERVER_BIND.env, "127.0.0.1")
+                .env(S::CODEC_SERVER_PORT.env, codec.to_string())
+                .env(S::CODEC_SERVER_ALLOWED_ORIGINS.env, format!("http://127.0.0.1:{ui}"))
+                .env(S::LOG_FORMAT.env, &log_format),
         )?;
     }
     let host = |role: &str, admin: u16| {
         let mut cmd = Command::new(&greeting);
         cmd.arg(role)
-            .env("TEMPORAL_ADDRESS", &address)
-            .env("TK8S_ADMIN_BIND", "127.0.0.1")
-            .env("TK8S_ADMIN_PORT", admin.to_string())
-            .env("TK8S_LOG_FORMAT", &log_format);
+            .env(S::TEMPORAL_ADDRESS.env, &address)
+            .env(S::ADMIN_BIND.env, "127.0.0.1")
+            .env(S::ADMIN_PORT.env, admin.to_string())
+            .env(S::LOG_FORMAT.env, &log_format);
         if codec.is_some() {
-            cmd.env("TK8S_CODEC_KEYS_DIR", &keys);
+            cmd.env(S::CODEC_KEYS_DIR.env, &keys);
         }
         cmd
     };
     children.spawn("worker", &mut host("worker", worker_admin))?;
     children.spawn(
         "orchestrator",
-        host("orchestrator", orch_admin).env("TK8S_ORCHESTRATOR_MODE", "interval").env("TK8S_ORCHESTRATOR_INTERVAL", "3s"),
+        host("orchestrator", orch_admin).env(S::ORCHESTRATOR_MODE.env, "interval").env(S::ORCHESTRATOR_INTERVAL.env, "3s"),
     )?;
     eprintln!(
         "\nxtask: greeting system running\n  Temporal UI      http://127.0.0.1:{ui}\n  Temporal gRPC    {address}\n  \

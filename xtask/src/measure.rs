@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tk8s_config::spec as S;
 
 fn http_status(port: u16, path: &str) -> Option<u16> {
     tk8s_testkit::http_get(port, path).map(|(status, _)| status)
@@ -43,11 +44,11 @@ pub fn measure() -> Result {
         let mut cmd = Command::new(&greeting);
         cmd.arg(role)
             .env_clear()
-            .env("TEMPORAL_ADDRESS", &address)
-            .env("TK8S_ADMIN_PORT", admin.to_string())
-            .env("TK8S_ADMIN_BIND", "127.0.0.1")
-            .env("TK8S_LOG_FORMAT", "json")
-            .env("TK8S_READINESS_CHECK_INTERVAL", "1s")
+            .env(S::TEMPORAL_ADDRESS.env, &address)
+            .env(S::ADMIN_PORT.env, admin.to_string())
+            .env(S::ADMIN_BIND.env, "127.0.0.1")
+            .env(S::LOG_FORMAT.env, "json")
+            .env(S::READINESS_CHECK_INTERVAL.env, "1s")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in extra {
@@ -84,7 +85,7 @@ pub fn measure() -> Result {
     }
     let t = Instant::now();
     let status =
-        spawn("orchestrator", free_port(0), &[("TK8S_ORCHESTRATOR_COUNT", "200")]).and_then(|mut o| o.wait()).map_err(|e| e.to_string())?;
+        spawn("orchestrator", free_port(0), &[(S::ORCHESTRATOR_COUNT.env, "200")]).and_then(|mut o| o.wait()).map_err(|e| e.to_string())?;
     let batch_s = t.elapsed().as_secs_f64();
     let rss_loaded = rss_kib(w.id()).unwrap_or(0);
     let _ = Command::new("kill").args(["-TERM", &w.id().to_string()]).status();

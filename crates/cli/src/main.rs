@@ -8,10 +8,10 @@ use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tk8s_config::{AppDefaults, Config, cli as settings};
+use tk8s_config::{AppDefaults, Config, Role, cli as settings, exit};
 
 fn command() -> Command {
-    let with_settings = |c: Command| c.args(settings::args());
+    let codec_server = Role::CodecServer.spec();
     Command::new("tk8s")
         .about("Run Temporal workers on Kubernetes: render, lint and deploy the assets, serve the codec")
         .version(env!("CARGO_PKG_VERSION"))
@@ -89,7 +89,7 @@ fn command() -> Command {
                 .about("Per role: replicas, readiness, the image running, and each pod's own /readyz answer")
                 .args(cluster_args()),
         )
-        .subcommand(with_settings(Command::new("codec-server").about("Serve /encode and /decode for the Temporal Web UI and CLI")))
+        .subcommand(Command::new(codec_server.name).about(codec_server.about).args(settings::args(Role::CodecServer)))
         .subcommand(settings::config_command())
         .subcommand(
             Command::new("completions")
@@ -118,40 +118,41 @@ fn wait_arg() -> Arg {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let matches =
-        match command().try_get_matches_from(&args) {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = e.print();
-                return ExitCode::from(
-                    if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) { 0 } else { 64 },
-                );
-            }
-        };
+    let matches = match command().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
+                exit::OK
+            } else {
+                exit::USAGE
+            });
+        }
+    };
     ExitCode::from(match matches.subcommand() {
         Some(("init", m)) => init(m.get_one::<PathBuf>("file").cloned().unwrap_or_default()),
         Some(("render", m)) => render(m),
         Some(("lint", m)) => lint(m),
         Some((name @ ("deploy" | "restart" | "status"), m)) => cluster_command(name, m),
-        Some(("codec-server", m)) => match load(m, &env) {
+        Some((name, m)) if Role::from_name(name) == Some(Role::CodecServer) => match load(m, &env) {
             Ok(config) => codec_server(config),
             Err(code) => code,
         },
         Some(("config", m)) => match m.subcommand().map(|(_, m)| load(m, &env)) {
             Some(Ok(config)) => {
                 print!("{}", config.show());
-                0
+                exit::OK
             }
             Some(Err(code)) => code,
-            None => 64,
+            None => exit::USAGE,
         },
         Some(("completions", m)) => {
             if let Some(shell) = m.get_one::<clap_complete::Shell>("shell") {
                 clap_complete::generate(*shell, &mut command(), "tk8s", &mut std::io::stdout());
             }
-            0
+            exit::OK
         }
-        _ => 64,
+        _ => exit::USAGE,
     })
 }
 
@@ -159,37 +160,37 @@ fn main() -> ExitCode {
 fn load(matches: &ArgMatches, env: &BTreeMap<String, String>) -> Result<Config, u8> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     let app = AppDefaults { name: "tk8s".into(), task_queue: "tk8s".into(), workflow_input: String::new() };
-    let args = settings::given(matches);
-    Config::load(&tk8s_config::Inputs { env, args: &args, app: &app, cwd: &cwd }).map_err(|e| {
+    let flags = settings::flags(matches);
+    Config::load(&tk8s_config::Inputs { env, flags: &flags, app: &app, cwd: &cwd }).map_err(|e| {
         eprintln!("error: {e}");
-        e.exit_code() as u8
+        e.exit_code()
     })
 }
 
 fn init(path: PathBuf) -> u8 {
     if path.exists() {
         eprintln!("error: {} exists; not overwriting it\n  hint: pass another file name", path.display());
-        return 73;
+        return exit::CANT_CREATE;
     }
     match std::fs::write(&path, tk8s_render::INIT_TEMPLATE) {
         Ok(()) => {
             println!("wrote {}; edit it, then: tk8s render --config {} --out deploy", path.display(), path.display());
-            0
+            exit::OK
         }
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", path.display());
-            73
+            exit::CANT_CREATE
         }
     }
 }
 
 fn render(m: &ArgMatches) -> u8 {
-    let (Some(config), Some(out)) = (m.get_one::<PathBuf>("config"), m.get_one::<PathBuf>("out")) else { return 64 };
+    let (Some(config), Some(out)) = (m.get_one::<PathBuf>("config"), m.get_one::<PathBuf>("out")) else { return exit::USAGE };
     let written = tk8s_render::DeployConfig::load(config).and_then(|deploy| tk8s_render::write_all(&deploy, out));
     match written {
         Ok(n) => {
             println!("wrote {n} files under {}", out.display());
-            0
+            exit::OK
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -206,7 +207,7 @@ fn lint(m: &ArgMatches) -> u8 {
                 println!("{f}");
             }
             println!("{} objects in {} files, {} findings", report.objects, report.files, report.findings.len());
-            u8::from(!report.findings.is_empty())
+            if report.findings.is_empty() { exit::OK } else { exit::FAILURE }
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -217,7 +218,7 @@ fn lint(m: &ArgMatches) -> u8 {
 
 /// `deploy`, `restart`, `status`: load the deploy config, connect, run, report.
 fn cluster_command(name: &str, m: &ArgMatches) -> u8 {
-    let Some(path) = m.get_one::<PathBuf>("config") else { return 64 };
+    let Some(path) = m.get_one::<PathBuf>("config") else { return exit::USAGE };
     let config = match tk8s_render::DeployConfig::load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -231,7 +232,7 @@ fn cluster_command(name: &str, m: &ArgMatches) -> u8 {
         Some((_, Some(d))) => Some(d),
         Some((w, None)) => {
             eprintln!("error: --wait {w:?} is not a duration\n  hint: e.g. --wait 5m, or --wait 0s not to wait");
-            return 64;
+            return exit::USAGE;
         }
     };
     let environment = m.get_one::<String>("env").cloned();
@@ -249,7 +250,7 @@ fn cluster_command(name: &str, m: &ArgMatches) -> u8 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return 1;
+            return exit::FAILURE;
         }
     };
     let outcome = runtime.block_on(async {
@@ -284,7 +285,7 @@ fn cluster_command(name: &str, m: &ArgMatches) -> u8 {
         Ok::<(), tk8s_deploy::DeployError>(())
     });
     match outcome {
-        Ok(()) => 0,
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()
@@ -313,33 +314,25 @@ fn codec_server(config: Config) -> u8 {
     // Refused before logging starts, so the refusal reads like every other configuration error.
     if let Err(e) = config.codec_server_access() {
         eprintln!("error: {e}");
-        return e.exit_code() as u8;
+        return e.exit_code();
     }
     tk8s_logging::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return 1;
+            return exit::FAILURE;
         }
     };
-    match runtime.block_on(tk8s_codec_server::serve(&config, shutdown_signal())) {
-        Ok(()) => 0,
+    let result = runtime.block_on(async {
+        let signal = tk8s_codec_server::shutdown_signal().map_err(|source| tk8s_codec_server::ServeError::Signals { source })?;
+        tk8s_codec_server::serve(&config, signal).await
+    });
+    match result {
+        Ok(()) => exit::OK,
         Err(e) => {
             tracing::error!(error = %e, "codec server exiting");
             e.exit_code()
         }
     }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        }
-        _ => std::future::pending::<()>().await,
-    }
-    tracing::info!("shutdown requested: finishing open requests");
 }

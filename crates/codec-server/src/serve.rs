@@ -1,6 +1,7 @@
 //! The codec server's lifecycle: check that the configuration does not expose an unprotected
-//! codec server, load the keys and the JWKS, bind, serve until `shutdown` resolves (open
-//! requests finish), and follow key rotation meanwhile.
+//! codec server, load the keys and the JWKS, bind, serve until `shutdown` resolves, follow key
+//! rotation meanwhile, and let open requests finish within `shutdown.grace` (then stop anyway:
+//! a client that never finishes its request must not hold a pod past its termination grace).
 
 use crate::jwt::Verifier;
 use crate::router::{ServerMetrics, ServerOptions, app};
@@ -9,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tk8s_codec::Reloading;
-use tk8s_config::{CodecServerAccess, Config, ConfigError, spec};
+use tk8s_config::{CodecServerAccess, Config, ConfigError, exit, spec};
 
 /// How often the key directory is looked at.
 const KEY_REFRESH: Duration = Duration::from_secs(2);
@@ -29,16 +30,35 @@ pub enum ServeError {
     /// Serving failed. Exit 1.
     #[error("codec server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// SIGTERM/SIGINT handlers cannot be installed: without them the server could not drain.
+    /// Exit 1.
+    #[error("cannot install signal handlers: {source}")]
+    Signals { source: std::io::Error },
+    /// Open requests were still running when the drain's time was up. Exit 70.
+    #[error("open requests did not finish within {} of the shutdown request; stopped anyway\n  hint: raise {} if requests legitimately take this long", tk8s_config::format_duration(*.0), spec::SHUTDOWN_GRACE.env)]
+    DrainDeadline(Duration),
 }
 
 impl ServeError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServeError::Config(e) => e.exit_code() as u8,
-            ServeError::Unusable { .. } => 78,
-            ServeError::Bind { .. } | ServeError::Serve(_) => 1,
+            ServeError::Config(e) => e.exit_code(),
+            ServeError::Unusable { .. } => exit::CONFIG,
+            ServeError::Bind { .. } | ServeError::Serve(_) | ServeError::Signals { .. } => exit::FAILURE,
+            ServeError::DrainDeadline(_) => exit::DEADLINE,
         }
     }
+}
+
+/// Resolves on the first SIGTERM or SIGINT. The handlers are installed now, so a failure shows
+/// before the server binds anything.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    Ok(async move {
+        let name = tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
+        tracing::info!(signal = name, "shutdown requested: finishing open requests");
+    })
 }
 
 /// A codec server bound to its address, ready to serve.
@@ -46,6 +66,8 @@ pub struct Bound {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     keys: Reloading,
+    /// How long open requests get once shutdown is requested.
+    drain: Duration,
 }
 
 impl Bound {
@@ -53,7 +75,7 @@ impl Bound {
         self.listener.local_addr().ok()
     }
 
-    /// Serve until `shutdown` resolves, then let open requests finish.
+    /// Serve until `shutdown` resolves, then let open requests finish within the drain time.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let keys = self.keys;
         let refresher = tokio::spawn(async move {
@@ -62,9 +84,25 @@ impl Bound {
                 keys.refresh();
             }
         });
-        let result = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let (requested_tx, requested_rx) = tokio::sync::oneshot::channel::<()>();
+        let graceful = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = requested_tx.send(());
+        });
+        let drain = self.drain;
+        let deadline = async move {
+            match requested_rx.await {
+                Ok(()) => tokio::time::sleep(drain).await,
+                // The server stopped without a shutdown request: nothing to time.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            r = graceful => r.map_err(ServeError::Serve),
+            () = deadline => Err(ServeError::DrainDeadline(drain)),
+        };
         refresher.abort();
-        result.map_err(ServeError::Serve)?;
+        result?;
         tracing::info!("codec server stopped");
         Ok(())
     }
@@ -121,7 +159,7 @@ pub async fn bind(config: &Config) -> Result<Bound, ServeError> {
     }
     tracing::info!(addr = %bound, origins = ?s.allowed_origins, auth = access == CodecServerAccess::Authenticated,
         "codec server listening: POST /encode /decode (also /{{namespace}}/...), GET /livez /readyz /metrics");
-    Ok(Bound { listener, router, keys })
+    Ok(Bound { listener, router, keys, drain: config.shutdown.grace })
 }
 
 /// [`bind`], then [`Bound::run`].

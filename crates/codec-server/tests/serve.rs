@@ -19,7 +19,7 @@ fn config(dir: &tempfile::TempDir, settings: &[(&str, &str)]) -> Result<Config, 
         env.insert(k.to_string(), v.to_string());
     }
     let app = AppDefaults { name: "tk8s".into(), task_queue: "tk8s".into(), workflow_input: String::new() };
-    Config::load(&tk8s_config::Inputs { env: &env, args: &[], app: &app, cwd: dir.path() })
+    Config::load(&tk8s_config::Inputs { env: &env, flags: &Default::default(), app: &app, cwd: dir.path() })
 }
 
 /// Serve in the background; the address on loopback and a handle that stops it.
@@ -113,4 +113,29 @@ async fn an_explicit_opt_out_serves_unauthenticated_on_all_interfaces() {
     assert_eq!(post(addr, "/decode", None).await, 200);
     stop.send(()).unwrap();
     task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_that_never_finishes_cannot_hold_the_shutdown_past_the_grace() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(&dir, &[("TK8S_CODEC_SERVER_BIND", "127.0.0.1"), ("TK8S_CODEC_SERVER_PORT", "0"), ("TK8S_SHUTDOWN_GRACE", "300ms")])
+        .unwrap();
+    let bound = tk8s_codec_server::bind(&c).await.expect("binds");
+    let addr = SocketAddr::from(([127, 0, 0, 1], bound.local_addr().unwrap().port()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.run(async move {
+        let _ = rx.await;
+    }));
+    // A client that announces a body and never sends it: its request stays open.
+    let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stuck.write_all(b"POST /decode HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{").await.unwrap();
+    // The server has the request once a second one on another connection has been answered.
+    assert_eq!(post(addr, "/decode", None).await, 200);
+    tx.send(()).unwrap();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(20), server).await.expect("the drain has a deadline").unwrap();
+    let e = result.expect_err("the open request was cut off, and that is an error");
+    assert_eq!(e.exit_code(), 70, "{e}");
+    assert!(e.to_string().contains("within 300ms") && e.to_string().contains("TK8S_SHUTDOWN_GRACE"), "{e}");
+    drop(stuck);
 }

@@ -8,21 +8,27 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub origin: Origin,
-    pub key: Option<&'static str>,
+    /// The setting, or the deploy config's dotted key, the problem is about.
+    pub key: Option<String>,
     pub message: String,
     pub hint: Option<String>,
 }
 
 impl Problem {
     pub fn new(origin: Origin, key: Option<&'static str>, message: String, hint: Option<String>) -> Self {
-        Self { origin, key, message, hint }
+        Self { origin, key: key.map(String::from), message, hint }
+    }
+
+    /// A problem about a key that is not a setting (e.g. a deploy config's `worker.replicas`).
+    pub fn at_key(origin: Origin, key: impl Into<String>, message: String, hint: Option<String>) -> Self {
+        Self { origin, key: Some(key.into()), message, hint }
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.origin)?;
-        if let Some(key) = self.key {
+        if let Some(key) = &self.key {
             write!(f, "{key} ")?;
         }
         write!(f, "{}", self.message)?;
@@ -33,23 +39,27 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Why configuration could not be loaded.
+/// Why configuration could not be loaded. (A malformed command line never gets here: clap
+/// reports it, exit 64, before anything is loaded.)
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Values were given but are wrong: exit code 78 (EX_CONFIG).
     #[error("{}", render(.0))]
     Invalid(Vec<Problem>),
-    /// The command line itself is malformed: exit code 64 (EX_USAGE).
-    #[error("{0}")]
-    Usage(String),
 }
 
 impl ConfigError {
     /// The sysexits code a binary should exit with.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         match self {
-            ConfigError::Invalid(_) => 78,
-            ConfigError::Usage(_) => 64,
+            ConfigError::Invalid(_) => crate::exit::CONFIG,
+        }
+    }
+
+    /// The problems found, each naming its source.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid(p) => p,
         }
     }
 }

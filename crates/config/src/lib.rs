@@ -9,13 +9,17 @@
 mod build;
 pub mod cli;
 mod error;
+pub mod exit;
+mod resolved;
+pub mod role;
 mod source;
 pub mod spec;
 mod value;
 pub mod watched;
 
 pub use error::{ConfigError, Problem};
-pub use source::Origin;
+pub use role::{Role, Roles};
+pub use source::{Flags, Origin};
 pub use spec::env::CONFIG as CONFIG_ENV;
 pub use value::{Value, format_duration, parse_duration};
 
@@ -37,12 +41,12 @@ pub struct AppDefaults {
     pub workflow_input: String,
 }
 
-/// Everything needed to load: the environment as a map, the settings arguments, the app's
-/// defaults, and the directory relative paths are resolved against.
+/// Everything needed to load: the environment as a map, the settings flags clap parsed, the
+/// app's defaults, and the directory relative paths are resolved against.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
     pub env: &'a BTreeMap<String, String>,
-    pub args: &'a [String],
+    pub flags: &'a Flags,
     pub app: &'a AppDefaults,
     pub cwd: &'a Path,
 }
@@ -185,6 +189,14 @@ pub struct Scaler {
     pub worker_metrics: Vec<String>,
 }
 
+impl Scaler {
+    /// The scaler as the settings table's defaults describe it (what the simulator and the
+    /// benchmark compare against), read through the same getters the loader uses.
+    pub fn defaults() -> Scaler {
+        build::scaler(&resolved::Resolved(&[]), &mut Vec::new())
+    }
+}
+
 /// Where the encryption keys come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodecKeys {
@@ -264,16 +276,16 @@ pub struct Config {
 impl Config {
     /// Load and validate configuration from all layers.
     pub fn load(inputs: &Inputs<'_>) -> Result<Config, ConfigError> {
-        let args = source::parse_args(inputs.args).map_err(ConfigError::Usage)?;
         let mut problems = Vec::new();
         let mut layered = Layered::new();
 
-        layered.insert("worker.task_queue", app_entry(&inputs.app.task_queue));
-        layered.insert("orchestrator.input", app_entry(&inputs.app.workflow_input));
+        layered.insert(spec::WORKER_TASK_QUEUE.key, app_entry(&inputs.app.task_queue));
+        layered.insert(spec::ORCHESTRATOR_INPUT.key, app_entry(&inputs.app.workflow_input));
 
         // temporal.toml: its location and profile may themselves come from any layer above it.
         let mut locate = Layered::new();
-        let config_file = args
+        let config_file = inputs
+            .flags
             .config_file
             .clone()
             .map(|p| (p, Origin::Flag("config".into())))
@@ -300,22 +312,22 @@ impl Config {
         let mut env_layer = Layered::new();
         source::env_layer(inputs.env, &mut env_layer, &mut problems);
         let mut flag_layer = Layered::new();
-        for (setting, value) in &args.settings {
+        for (setting, value) in &inputs.flags.settings {
             flag_layer.insert(setting.key, Entry { raw: Raw::Text(value.clone()), origin: Origin::Flag(setting.flag.into()) });
         }
         for layer in [&file_layer, &env_layer, &flag_layer] {
-            for key in ["temporal.config_file", "temporal.profile"] {
+            for key in [spec::TEMPORAL_CONFIG_FILE.key, spec::TEMPORAL_PROFILE.key] {
                 if let Some(e) = layer.get(key) {
                     locate.insert(key, e.clone());
                 }
             }
         }
-        let profile = locate.get("temporal.profile").and_then(|e| match &e.raw {
+        let profile = locate.get(spec::TEMPORAL_PROFILE.key).and_then(|e| match &e.raw {
             Raw::Text(t) => Some((t.clone(), e.origin.clone())),
             _ => None,
         });
         let profile = profile.as_ref().map(|(name, origin)| (name.as_str(), origin));
-        match locate.get("temporal.config_file").map(|e| &e.raw) {
+        match locate.get(spec::TEMPORAL_CONFIG_FILE.key).map(|e| &e.raw) {
             // An explicit file that cannot be read is reported by the setting's own check.
             Some(Raw::Text(p)) => source::temporal_profile_layer(&inputs.cwd.join(p), true, profile, &mut layered, &mut problems),
             _ => match default_temporal_toml(inputs.env) {
@@ -324,7 +336,7 @@ impl Config {
                     if let Some((name, origin)) = profile {
                         problems.push(Problem::new(
                             origin.clone(),
-                            Some("temporal.profile"),
+                            Some(spec::TEMPORAL_PROFILE.key),
                             format!(
                                 "= {name:?} was asked for, but there is no temporal.toml to read it from: neither {} nor {} is set",
                                 spec::env::XDG_CONFIG_HOME,
@@ -371,7 +383,7 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
-        let r = build::Resolved(&resolved);
+        let r = resolved::Resolved(&resolved);
         let config = build::build(&r, inputs, &mut problems);
         match config {
             Some(mut c) if problems.is_empty() => {
@@ -459,18 +471,33 @@ fn default_temporal_toml(env: &BTreeMap<String, String>) -> Option<PathBuf> {
 /// The configuration reference as a Markdown table, generated from [`SETTINGS`]. The README
 /// embeds it; a test fails when the README's copy is stale.
 pub fn reference_markdown() -> String {
-    let mut out = String::from("| key (`tk8s.toml`) | env | flag | default | description |\n|---|---|---|---|---|\n");
+    let mut out = String::new();
+    let mut section = None;
     for s in SETTINGS {
-        let default = match (s.default, s.kind) {
-            (Some(d), _) => format!("`{d}`"),
-            (None, _) => "".into(),
-        };
+        if section != Some(s.section) {
+            section = Some(s.section);
+            out.push_str(&format!(
+                "{}**{}** (`[{}]` in `tk8s.toml`)\n\n| key | env | flag | default | read by | description |\n|---|---|---|---|---|---|\n",
+                if out.is_empty() { "" } else { "\n" },
+                s.section.heading(),
+                s.section.name()
+            ));
+        }
+        let default = s.default.map(|d| format!("`{d}`")).unwrap_or_default();
         let secret = if s.secret { " **Secret.**" } else { "" };
-        let kind = match s.kind {
+        let choices = match s.kind {
             Kind::Choice(c) => format!(" One of: {}.", c.join(", ")),
             _ => String::new(),
         };
-        out.push_str(&format!("| `{}` | `{}` | `--{}` | {default} | {}{kind}{secret} |\n", s.key, s.env, s.flag, s.doc));
+        let roles: Vec<&str> = s.roles.iter().map(role::Role::name).collect();
+        out.push_str(&format!(
+            "| `{}` | `{}` | `--{}` | {default} | {} | {}{choices}{secret} |\n",
+            s.key,
+            s.env,
+            s.flag,
+            roles.join(", "),
+            s.doc
+        ));
     }
     out
 }

@@ -158,45 +158,13 @@ pub fn grpc_meta(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Parsed command line: the config file flag, settings flags, and what is left for the app.
-#[derive(Debug, Default)]
-pub struct Args {
+/// The command line's share of the configuration, as clap parsed it: the `--config` file and
+/// each setting's value as typed, in the order given. Values are checked by the loader like every
+/// other layer, so a bad one is a configuration error naming `flag --name`.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
     pub config_file: Option<PathBuf>,
     pub settings: Vec<(&'static Setting, String)>,
-}
-
-/// Parse `--flag value`, `--flag=value`, and bare `--flag` for booleans. Unknown flags are
-/// usage errors with a "did you mean" hint.
-pub fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut out = Args::default();
-    let mut it = args.iter().peekable();
-    while let Some(arg) = it.next() {
-        let Some(body) = arg.strip_prefix("--") else {
-            return Err(format!("unexpected argument {arg:?}; settings are given as --name value"));
-        };
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
-        };
-        if name == "config" {
-            let v = inline.or_else(|| it.next().cloned()).ok_or("--config needs a file path")?;
-            out.config_file = Some(PathBuf::from(v));
-            continue;
-        }
-        let Some(setting) = spec::by_flag(name) else {
-            let hint = spec::closest(name, SETTINGS.iter().map(|s| s.flag).chain(["config"]))
-                .map(|k| format!(" (did you mean --{k}?)"))
-                .unwrap_or_default();
-            return Err(format!("unknown flag --{name}{hint}; run with --help to list settings"));
-        };
-        let value = match inline {
-            Some(v) => v,
-            None if setting.kind == crate::spec::Kind::Bool && it.peek().is_none_or(|n| n.starts_with("--")) => "true".into(),
-            None => it.next().cloned().ok_or_else(|| format!("--{name} needs a value"))?,
-        };
-        out.settings.push((setting, value));
-    }
-    Ok(out)
 }
 
 /// Read the temporal.toml profile, as the `temporal` CLI would, into the lowest file layer.
@@ -219,7 +187,7 @@ pub fn temporal_profile_layer(
             if let Some((name, origin)) = profile {
                 problems.push(Problem::new(
                     origin.clone(),
-                    Some("temporal.profile"),
+                    Some(spec::TEMPORAL_PROFILE.key),
                     format!("= {name:?} was asked for, but {} (the default temporal.toml) cannot be read: {e}", path.display()),
                     Some(format!("set {} to the file that holds the profile, or unset the profile", spec::TEMPORAL_CONFIG_FILE.env)),
                 ));
@@ -246,7 +214,7 @@ pub fn temporal_profile_layer(
             known.sort();
             problems.push(Problem::new(
                 origin.clone(),
-                Some("temporal.profile"),
+                Some(spec::TEMPORAL_PROFILE.key),
                 format!("= {name:?} is not a profile in {}", path.display()),
                 Some(format!("profiles in the file: {}", if known.is_empty() { "none".into() } else { known.join(", ") })),
             ));
@@ -254,37 +222,37 @@ pub fn temporal_profile_layer(
         return;
     };
     let origin = Origin::TemporalProfile { path: path.to_path_buf(), profile: name.into() };
-    let mut put = |key: &'static str, raw: Raw| {
-        out.insert(key, Entry { raw, origin: origin.clone() });
+    let mut put = |setting: &Setting, raw: Raw| {
+        out.insert(setting.key, Entry { raw, origin: origin.clone() });
     };
     if let Some(a) = &p.address {
-        put("temporal.address", Raw::Text(a.clone()));
+        put(&spec::TEMPORAL_ADDRESS, Raw::Text(a.clone()));
     }
     if let Some(n) = &p.namespace {
-        put("temporal.namespace", Raw::Text(n.clone()));
+        put(&spec::TEMPORAL_NAMESPACE, Raw::Text(n.clone()));
     }
     if let Some(k) = &p.api_key {
-        put("temporal.api_key", Raw::Text(k.clone()));
+        put(&spec::TEMPORAL_API_KEY, Raw::Text(k.clone()));
     }
     if let Some(tls) = &p.tls {
         if let Some(disabled) = tls.disabled {
-            put("temporal.tls", Raw::Bool(!disabled));
+            put(&spec::TEMPORAL_TLS, Raw::Bool(!disabled));
         } else {
-            put("temporal.tls", Raw::Bool(true));
+            put(&spec::TEMPORAL_TLS, Raw::Bool(true));
         }
         if let Some(n) = &tls.server_name {
-            put("temporal.tls_server_name", Raw::Text(n.clone()));
+            put(&spec::TEMPORAL_TLS_SERVER_NAME, Raw::Text(n.clone()));
         }
         for (source, key) in [
-            (&tls.client_cert, "temporal.tls_client_cert_path"),
-            (&tls.client_key, "temporal.tls_client_key_path"),
-            (&tls.server_ca_cert, "temporal.tls_server_ca_cert_path"),
+            (&tls.client_cert, spec::TEMPORAL_TLS_CLIENT_CERT_PATH),
+            (&tls.client_key, spec::TEMPORAL_TLS_CLIENT_KEY_PATH),
+            (&tls.server_ca_cert, spec::TEMPORAL_TLS_SERVER_CA_CERT_PATH),
         ] {
             match source {
-                Some(DataSource::Path(p)) => put(key, Raw::Text(p.clone())),
+                Some(DataSource::Path(p)) => put(&key, Raw::Text(p.clone())),
                 Some(_) => problems.push(Problem::new(
                     origin.clone(),
-                    Some(key),
+                    Some(key.key),
                     "inline certificate data is not supported".into(),
                     Some("use the *_path form pointing at a mounted file, so rotation works".into()),
                 )),

@@ -1,6 +1,9 @@
 //! The one table of settings. File keys, environment variables, flags, defaults, validation
 //! rules, `config show` and the README's configuration reference all come from [`SETTINGS`], so
-//! they cannot disagree with each other.
+//! they cannot disagree with each other. Each setting names its section and the roles that
+//! read it, so every command's `--help` lists exactly its own settings.
+
+use crate::role::{Role, Roles};
 
 /// What kind of value a setting holds, and the bounds it must respect.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,9 +32,60 @@ pub enum Kind {
     List,
 }
 
+/// The `tk8s.toml` table a setting lives in, which is also its `--help` heading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Temporal,
+    Worker,
+    Shutdown,
+    Admin,
+    Readiness,
+    Log,
+    Orchestrator,
+    Codec,
+    CodecServer,
+    Scaler,
+}
+
+impl Section {
+    /// The table name in `tk8s.toml`: the part of a key before the dot.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Section::Temporal => "temporal",
+            Section::Worker => "worker",
+            Section::Shutdown => "shutdown",
+            Section::Admin => "admin",
+            Section::Readiness => "readiness",
+            Section::Log => "log",
+            Section::Orchestrator => "orchestrator",
+            Section::Codec => "codec",
+            Section::CodecServer => "codec_server",
+            Section::Scaler => "scaler",
+        }
+    }
+
+    /// The heading its settings are listed under in `--help`.
+    pub const fn heading(self) -> &'static str {
+        match self {
+            Section::Temporal => "Connection settings",
+            Section::Worker => "Worker settings",
+            Section::Shutdown => "Shutdown settings",
+            Section::Admin | Section::Readiness => "Admin server settings",
+            Section::Log => "Logging settings",
+            Section::Orchestrator => "Orchestrator settings",
+            Section::Codec => "Payload encryption settings",
+            Section::CodecServer => "Codec server settings",
+            Section::Scaler => "Scaler settings",
+        }
+    }
+}
+
 /// One configurable value.
 #[derive(Debug, Clone, Copy)]
 pub struct Setting {
+    pub section: Section,
+    /// The roles that read it: their `--help` lists it, and render gives it only to them.
+    pub roles: Roles,
     /// Dotted key, also its place in `tk8s.toml` (`section.name`).
     pub key: &'static str,
     /// Environment variable that sets it.
@@ -56,9 +110,17 @@ impl Setting {
     pub fn default_duration(&self) -> Option<std::time::Duration> {
         crate::parse_duration(self.default?)
     }
+
+    /// Whether `role` reads this setting.
+    pub fn applies_to(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn s(
+    section: Section,
+    roles: Roles,
     key: &'static str,
     env: &'static str,
     flag: &'static str,
@@ -66,11 +128,19 @@ const fn s(
     default: Option<&'static str>,
     doc: &'static str,
 ) -> Setting {
-    Setting { key, env, flag, kind, default, secret: false, doc }
+    Setting { section, roles, key, env, flag, kind, default, secret: false, doc }
 }
 
-const fn secret(key: &'static str, env: &'static str, flag: &'static str, kind: Kind, doc: &'static str) -> Setting {
-    Setting { key, env, flag, kind, default: None, secret: true, doc }
+const fn secret(
+    section: Section,
+    roles: Roles,
+    key: &'static str,
+    env: &'static str,
+    flag: &'static str,
+    kind: Kind,
+    doc: &'static str,
+) -> Setting {
+    Setting { section, roles, key, env, flag, kind, default: None, secret: true, doc }
 }
 
 const TEXT: Kind = Kind::Text { non_empty: true };
@@ -92,177 +162,177 @@ macro_rules! settings {
 
 settings! {
     // --- connection (Temporal envconfig names) ---
-    TEMPORAL_ADDRESS = s("temporal.address", "TEMPORAL_ADDRESS", "address", TEXT, Some("127.0.0.1:7233"),
+    TEMPORAL_ADDRESS = s(Section::Temporal, Roles::CONNECTS, "temporal.address", "TEMPORAL_ADDRESS", "address", TEXT, Some("127.0.0.1:7233"),
       "Temporal frontend `host:port`.");
-    TEMPORAL_NAMESPACE = s("temporal.namespace", "TEMPORAL_NAMESPACE", "namespace", TEXT, Some("default"),
+    TEMPORAL_NAMESPACE = s(Section::Temporal, Roles::CONNECTS, "temporal.namespace", "TEMPORAL_NAMESPACE", "namespace", TEXT, Some("default"),
       "Temporal namespace.");
-    TEMPORAL_PROFILE = s("temporal.profile", "TEMPORAL_PROFILE", "profile", TEXT, None,
+    TEMPORAL_PROFILE = s(Section::Temporal, Roles::CONNECTS, "temporal.profile", "TEMPORAL_PROFILE", "profile", TEXT, None,
       "Profile to read from the temporal.toml file (as the `temporal` CLI does).");
-    TEMPORAL_CONFIG_FILE = s("temporal.config_file", "TEMPORAL_CONFIG_FILE", "temporal-config-file", Kind::File, None,
+    TEMPORAL_CONFIG_FILE = s(Section::Temporal, Roles::CONNECTS, "temporal.config_file", "TEMPORAL_CONFIG_FILE", "temporal-config-file", Kind::File, None,
       "Path of a temporal.toml client config file; its profile sits between defaults and tk8s.toml.");
-    TEMPORAL_API_KEY = secret("temporal.api_key", "TEMPORAL_API_KEY", "api-key", TEXT,
+    TEMPORAL_API_KEY = secret(Section::Temporal, Roles::CONNECTS, "temporal.api_key", "TEMPORAL_API_KEY", "api-key", TEXT,
       "API key (implies TLS). Prefer `temporal.api_key_file` in Kubernetes.");
-    TEMPORAL_API_KEY_FILE = s("temporal.api_key_file", "TK8S_API_KEY_FILE", "api-key-file", Kind::File, None,
+    TEMPORAL_API_KEY_FILE = s(Section::Temporal, Roles::CONNECTS, "temporal.api_key_file", "TK8S_API_KEY_FILE", "api-key-file", Kind::File, None,
       "File holding the API key (a mounted Secret); re-read on change. Implies TLS.");
-    TEMPORAL_TLS = s("temporal.tls", "TEMPORAL_TLS", "tls", Kind::Bool, None,
+    TEMPORAL_TLS = s(Section::Temporal, Roles::CONNECTS, "temporal.tls", "TEMPORAL_TLS", "tls", Kind::Bool, None,
       "Use TLS. Defaults to on when an API key, client certificate or CA is configured.");
-    TEMPORAL_TLS_CERT_DIR = s("temporal.tls_cert_dir", "TK8S_TLS_CERT_DIR", "tls-cert-dir", Kind::Dir, None,
+    TEMPORAL_TLS_CERT_DIR = s(Section::Temporal, Roles::CONNECTS, "temporal.tls_cert_dir", "TK8S_TLS_CERT_DIR", "tls-cert-dir", Kind::Dir, None,
       "Directory laid out as a `kubernetes.io/tls` Secret mount: `tls.crt`, `tls.key`, optional `ca.crt`. Reloaded on change.");
-    TEMPORAL_TLS_CLIENT_CERT_PATH = s("temporal.tls_client_cert_path", "TEMPORAL_TLS_CLIENT_CERT_PATH", "tls-client-cert", Kind::File, None,
+    TEMPORAL_TLS_CLIENT_CERT_PATH = s(Section::Temporal, Roles::CONNECTS, "temporal.tls_client_cert_path", "TEMPORAL_TLS_CLIENT_CERT_PATH", "tls-client-cert", Kind::File, None,
       "Client certificate (PEM) for mTLS. Reloaded on change.");
-    TEMPORAL_TLS_CLIENT_KEY_PATH = s("temporal.tls_client_key_path", "TEMPORAL_TLS_CLIENT_KEY_PATH", "tls-client-key", Kind::File, None,
+    TEMPORAL_TLS_CLIENT_KEY_PATH = s(Section::Temporal, Roles::CONNECTS, "temporal.tls_client_key_path", "TEMPORAL_TLS_CLIENT_KEY_PATH", "tls-client-key", Kind::File, None,
       "Client private key (PEM) for mTLS. Reloaded on change.");
-    TEMPORAL_TLS_SERVER_CA_CERT_PATH = s("temporal.tls_server_ca_cert_path", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "tls-ca", Kind::File, None,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH = s(Section::Temporal, Roles::CONNECTS, "temporal.tls_server_ca_cert_path", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "tls-ca", Kind::File, None,
       "CA certificate (PEM) that signs the server certificate, when it is not publicly trusted.");
-    TEMPORAL_TLS_SERVER_NAME = s("temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", "tls-server-name", TEXT, None,
+    TEMPORAL_TLS_SERVER_NAME = s(Section::Temporal, Roles::CONNECTS, "temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", "tls-server-name", TEXT, None,
       "Server name to verify in the server certificate (SNI), when it differs from the address host.");
-    TEMPORAL_GRPC_COMPRESSION = s("temporal.grpc_compression", "TK8S_GRPC_COMPRESSION", "grpc-compression",
+    TEMPORAL_GRPC_COMPRESSION = s(Section::Temporal, Roles::CONNECTS, "temporal.grpc_compression", "TK8S_GRPC_COMPRESSION", "grpc-compression",
       Kind::Choice(&["gzip", "none"]), Some("none"),
       "gzip-compress gRPC requests to Temporal (and accept compressed answers), or not. Off by default: measured with `cargo xtask bench workers`, gzip cost about 30 % of the worker's CPU per workflow for no throughput gain inside a cluster; turn it on where bandwidth to Temporal costs more than CPU (e.g. across regions).");
-    TEMPORAL_TLS_CERT_EXPIRY_WARNING = s("temporal.tls_cert_expiry_warning", "TK8S_TLS_CERT_EXPIRY_WARNING", "tls-cert-expiry-warning",
+    TEMPORAL_TLS_CERT_EXPIRY_WARNING = s(Section::Temporal, Roles::CONNECTS, "temporal.tls_cert_expiry_warning", "TK8S_TLS_CERT_EXPIRY_WARNING", "tls-cert-expiry-warning",
       Kind::Duration { min_ms: 0, max_ms: 365 * 24 * 3600 * SEC }, Some("7d"),
       "Log a warning (at start, on every reload and hourly) once the client certificate expires within this time; its expiry is exported as `tk8s_client_certificate_expiry_timestamp_seconds`. A certificate that has already expired is refused at start-up.");
-    TEMPORAL_CONNECT_TIMEOUT = s("temporal.connect_timeout", "TK8S_CONNECT_TIMEOUT", "connect-timeout",
+    TEMPORAL_CONNECT_TIMEOUT = s(Section::Temporal, Roles::CONNECTS, "temporal.connect_timeout", "TK8S_CONNECT_TIMEOUT", "connect-timeout",
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("10s"),
       "How long start-up keeps trying to reach Temporal before giving up (exit 1); each attempt gets at most 5s.");
     // --- worker ---
-    WORKER_TASK_QUEUE = s("worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
+    WORKER_TASK_QUEUE = s(Section::Worker, Roles::HOSTED, "worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
       "Task queue the worker polls and the orchestrator starts workflows on (the app supplies a default).");
-    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = s("worker.max_concurrent_workflow_tasks", "TK8S_MAX_CONCURRENT_WORKFLOW_TASKS", "max-concurrent-workflow-tasks",
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_concurrent_workflow_tasks", "TK8S_MAX_CONCURRENT_WORKFLOW_TASKS", "max-concurrent-workflow-tasks",
       Kind::Int { min: 2, max: 10_000 }, Some("100"), "Workflow task slots.");
-    WORKER_MAX_CONCURRENT_ACTIVITIES = s("worker.max_concurrent_activities", "TK8S_MAX_CONCURRENT_ACTIVITIES", "max-concurrent-activities",
+    WORKER_MAX_CONCURRENT_ACTIVITIES = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_concurrent_activities", "TK8S_MAX_CONCURRENT_ACTIVITIES", "max-concurrent-activities",
       Kind::Int { min: 1, max: 10_000 }, Some("100"), "Activity slots.");
-    WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES = s("worker.max_concurrent_local_activities", "TK8S_MAX_CONCURRENT_LOCAL_ACTIVITIES", "max-concurrent-local-activities",
+    WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_concurrent_local_activities", "TK8S_MAX_CONCURRENT_LOCAL_ACTIVITIES", "max-concurrent-local-activities",
       Kind::Int { min: 1, max: 10_000 }, Some("100"), "Local activity slots.");
-    WORKER_WORKFLOW_POLLERS = s("worker.workflow_pollers", "TK8S_WORKFLOW_POLLERS", "workflow-pollers",
+    WORKER_WORKFLOW_POLLERS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.workflow_pollers", "TK8S_WORKFLOW_POLLERS", "workflow-pollers",
       Kind::Int { min: 2, max: 100 }, Some("5"), "Maximum concurrent workflow task polls (at least 2: sticky + normal queue).");
-    WORKER_ACTIVITY_POLLERS = s("worker.activity_pollers", "TK8S_ACTIVITY_POLLERS", "activity-pollers",
+    WORKER_ACTIVITY_POLLERS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.activity_pollers", "TK8S_ACTIVITY_POLLERS", "activity-pollers",
       Kind::Int { min: 1, max: 100 }, Some("5"), "Maximum concurrent activity task polls.");
-    WORKER_POLLER_AUTOSCALING = s("worker.poller_autoscaling", "TK8S_POLLER_AUTOSCALING", "poller-autoscaling", Kind::Bool, Some("false"),
+    WORKER_POLLER_AUTOSCALING = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.poller_autoscaling", "TK8S_POLLER_AUTOSCALING", "poller-autoscaling", Kind::Bool, Some("false"),
       "Let the SDK scale the pollers of each task type between 1 (2 for workflow tasks) and the maximums above, following the server's feedback, instead of keeping the maximum open.");
-    WORKER_HEARTBEAT_INTERVAL = s("worker.heartbeat_interval", "TK8S_WORKER_HEARTBEAT_INTERVAL", "worker-heartbeat-interval",
+    WORKER_HEARTBEAT_INTERVAL = s(Section::Worker, Roles::of(&[Role::Worker, Role::Scaler]), "worker.heartbeat_interval", "TK8S_WORKER_HEARTBEAT_INTERVAL", "worker-heartbeat-interval",
       Kind::Duration { min_ms: 1000, max_ms: 60 * SEC }, Some("10s"),
       "How often the worker reports itself to Temporal (worker heartbeats: slots in use and free, pollers), which the `scaler` role can read for its scaling signal and `temporal worker list` shows. The SDK's default is 60s, too stale to scale on.");
-    WORKER_MAX_CACHED_WORKFLOWS = s("worker.max_cached_workflows", "TK8S_MAX_CACHED_WORKFLOWS", "max-cached-workflows",
+    WORKER_MAX_CACHED_WORKFLOWS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_cached_workflows", "TK8S_MAX_CACHED_WORKFLOWS", "max-cached-workflows",
       Kind::Int { min: 0, max: 100_000 }, Some("1000"), "Sticky workflow cache size (0 disables sticky execution).");
-    WORKER_MAX_ACTIVITIES_PER_SECOND = s("worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",
+    WORKER_MAX_ACTIVITIES_PER_SECOND = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_activities_per_second", "TK8S_MAX_ACTIVITIES_PER_SECOND", "max-activities-per-second",
       Kind::Float { min: 0.0, max: 1_000_000.0, min_exclusive: true }, None, "Per-worker activity rate limit.");
-    WORKER_DEPLOYMENT_NAME = s("worker.deployment_name", "TEMPORAL_DEPLOYMENT_NAME", "deployment-name", TEXT, None,
+    WORKER_DEPLOYMENT_NAME = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.deployment_name", "TEMPORAL_DEPLOYMENT_NAME", "deployment-name", TEXT, None,
       "Worker Deployment name for Worker Versioning (set by the temporal-worker-controller); with a build id, opts the worker in.");
-    WORKER_BUILD_ID = s("worker.build_id", "TEMPORAL_WORKER_BUILD_ID", "build-id", TEXT, None,
+    WORKER_BUILD_ID = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.build_id", "TEMPORAL_WORKER_BUILD_ID", "build-id", TEXT, None,
       "Build id of this worker's code for Worker Versioning (set by the temporal-worker-controller).");
-    WORKER_VERSIONING_BEHAVIOR = s("worker.versioning_behavior", "TK8S_VERSIONING_BEHAVIOR", "versioning-behavior",
+    WORKER_VERSIONING_BEHAVIOR = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.versioning_behavior", "TK8S_VERSIONING_BEHAVIOR", "versioning-behavior",
       Kind::Choice(&["auto-upgrade", "pinned"]), Some("auto-upgrade"),
       "Default versioning behavior of workflows on a versioned worker: move to new versions, or stay on the one they started on.");
     // --- shutdown ---
-    SHUTDOWN_GRACE = s("shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
+    SHUTDOWN_GRACE = s(Section::Shutdown, Roles::HOSTED.with(Role::CodecServer), "shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
       Kind::Duration { min_ms: 0, max_ms: 3600 * SEC }, Some("20s"),
       "After SIGTERM, how long in-flight activities get to finish before they are cancelled.");
-    SHUTDOWN_HARD_DEADLINE = s("shutdown.hard_deadline", "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown-hard-deadline",
+    SHUTDOWN_HARD_DEADLINE = s(Section::Shutdown, Roles::HOSTED.with(Role::CodecServer), "shutdown.hard_deadline", "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown-hard-deadline",
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("5s"),
       "Extra time after the grace period before the process exits regardless (the SDK can hang).");
     // --- admin server ---
-    ADMIN_BIND = s("admin.bind", "TK8S_ADMIN_BIND", "admin-bind", Kind::Ip, Some("0.0.0.0"),
+    ADMIN_BIND = s(Section::Admin, Roles::HOSTED, "admin.bind", "TK8S_ADMIN_BIND", "admin-bind", Kind::Ip, Some("0.0.0.0"),
       "Address the admin server (/livez /readyz /startupz /metrics) binds to.");
-    ADMIN_PORT = s("admin.port", "TK8S_ADMIN_PORT", "admin-port", Kind::Port, Some("9090"),
+    ADMIN_PORT = s(Section::Admin, Roles::HOSTED.with(Role::Probe), "admin.port", "TK8S_ADMIN_PORT", "admin-port", Kind::Port, Some("9090"),
       "Port of the admin server.");
-    READINESS_CHECK_INTERVAL = s("readiness.check_interval", "TK8S_READINESS_CHECK_INTERVAL", "readiness-check-interval",
+    READINESS_CHECK_INTERVAL = s(Section::Readiness, Roles::HOSTED, "readiness.check_interval", "TK8S_READINESS_CHECK_INTERVAL", "readiness-check-interval",
       Kind::Duration { min_ms: 200, max_ms: 60 * SEC }, Some("2s"),
       "How often the host checks that Temporal answers; /readyz turns 503 after one failed check.");
     // --- logging ---
-    LOG_FORMAT = s("log.format", "TK8S_LOG_FORMAT", "log-format", Kind::Choice(&["auto", "json", "text"]), Some("auto"),
+    LOG_FORMAT = s(Section::Log, Roles::LOGGING, "log.format", "TK8S_LOG_FORMAT", "log-format", Kind::Choice(&["auto", "json", "text"]), Some("auto"),
       "`json` lines, human `text`, or `auto` (json unless stdout is a terminal).");
-    LOG_LEVEL = s("log.level", "TK8S_LOG_LEVEL", "log-level", Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
+    LOG_LEVEL = s(Section::Log, Roles::LOGGING, "log.level", "TK8S_LOG_LEVEL", "log-level", Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
       Some("info"), "Log level for the host, the app and the SDK core.");
-    LOG_OTLP_ENDPOINT = s("log.otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp-endpoint", TEXT, None,
+    LOG_OTLP_ENDPOINT = s(Section::Log, Roles::HOSTED, "log.otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp-endpoint", TEXT, None,
       "OTLP/gRPC collector (e.g. `http://otel-collector.monitoring:4317`) to export traces to: workflow starts, workflow runs and activities, one trace across processes (the SDK's OpenTelemetry plugin, `_tracer-data` header). `OTEL_RESOURCE_ATTRIBUTES` applies. Unset: no traces.");
-    LOG_SERVICE_NAME = s("log.service_name", "OTEL_SERVICE_NAME", "service-name", TEXT, None,
+    LOG_SERVICE_NAME = s(Section::Log, Roles::HOSTED, "log.service_name", "OTEL_SERVICE_NAME", "service-name", TEXT, None,
       "`service.name` of exported traces (default: the app's name), as OpenTelemetry reads it.");
     // --- orchestrator ---
-    ORCHESTRATOR_MODE = s("orchestrator.mode", "TK8S_ORCHESTRATOR_MODE", "mode",
+    ORCHESTRATOR_MODE = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.mode", "TK8S_ORCHESTRATOR_MODE", "mode",
       Kind::Choice(&["once", "interval", "rate", "schedule"]), Some("once"),
       "`once`: start `count` workflows and exit; `interval`: one every `interval`; `rate`: `rate` per second; `schedule`: create or update a Temporal Schedule.");
-    ORCHESTRATOR_COUNT = s("orchestrator.count", "TK8S_ORCHESTRATOR_COUNT", "count", Kind::Int { min: 1, max: 1_000_000 }, Some("1"),
+    ORCHESTRATOR_COUNT = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.count", "TK8S_ORCHESTRATOR_COUNT", "count", Kind::Int { min: 1, max: 1_000_000 }, Some("1"),
       "Workflows to start in `once` mode.");
-    ORCHESTRATOR_INTERVAL = s("orchestrator.interval", "TK8S_ORCHESTRATOR_INTERVAL", "interval",
+    ORCHESTRATOR_INTERVAL = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.interval", "TK8S_ORCHESTRATOR_INTERVAL", "interval",
       Kind::Duration { min_ms: 100, max_ms: 24 * 3600 * SEC }, Some("10s"), "Period in `interval` mode.");
-    ORCHESTRATOR_RATE = s("orchestrator.rate", "TK8S_ORCHESTRATOR_RATE", "rate",
+    ORCHESTRATOR_RATE = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.rate", "TK8S_ORCHESTRATOR_RATE", "rate",
       Kind::Float { min: 0.0, max: 1000.0, min_exclusive: true }, Some("1"), "Workflows per second in `rate` mode.");
-    ORCHESTRATOR_RUN_FOR = s("orchestrator.run_for", "TK8S_ORCHESTRATOR_RUN_FOR", "run-for",
+    ORCHESTRATOR_RUN_FOR = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.run_for", "TK8S_ORCHESTRATOR_RUN_FOR", "run-for",
       Kind::Duration { min_ms: 100, max_ms: 30 * 24 * 3600 * SEC }, None,
       "Stop `interval` or `rate` mode after this long (default: run until signalled).");
-    ORCHESTRATOR_SCHEDULE_ID = s("orchestrator.schedule_id", "TK8S_SCHEDULE_ID", "schedule-id", TEXT, None,
+    ORCHESTRATOR_SCHEDULE_ID = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.schedule_id", "TK8S_SCHEDULE_ID", "schedule-id", TEXT, None,
       "Schedule id in `schedule` mode (default: `<id_prefix>-schedule`).");
-    ORCHESTRATOR_SCHEDULE_EVERY = s("orchestrator.schedule_every", "TK8S_SCHEDULE_EVERY", "schedule-every",
+    ORCHESTRATOR_SCHEDULE_EVERY = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.schedule_every", "TK8S_SCHEDULE_EVERY", "schedule-every",
       Kind::Duration { min_ms: 1000, max_ms: 365 * 24 * 3600 * SEC }, Some("1m"), "Schedule interval in `schedule` mode.");
-    ORCHESTRATOR_ID_PREFIX = s("orchestrator.id_prefix", "TK8S_WORKFLOW_ID_PREFIX", "id-prefix", TEXT, None,
+    ORCHESTRATOR_ID_PREFIX = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.id_prefix", "TK8S_WORKFLOW_ID_PREFIX", "id-prefix", TEXT, None,
       "Prefix of deterministic workflow ids (default: the app name).");
-    ORCHESTRATOR_INPUT = s("orchestrator.input", "TK8S_WORKFLOW_INPUT", "input", Kind::Text { non_empty: false }, None,
+    ORCHESTRATOR_INPUT = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.input", "TK8S_WORKFLOW_INPUT", "input", Kind::Text { non_empty: false }, None,
       "Input passed to each started workflow (the app supplies a default).");
-    ORCHESTRATOR_WAIT = s("orchestrator.wait", "TK8S_ORCHESTRATOR_WAIT", "wait", Kind::Bool, Some("true"),
+    ORCHESTRATOR_WAIT = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.wait", "TK8S_ORCHESTRATOR_WAIT", "wait", Kind::Bool, Some("true"),
       "In `once` mode, wait for every started workflow to finish and fail if any failed.");
     // --- payload encryption ---
-    CODEC_KEYS_DIR = s("codec.keys_dir", "TK8S_CODEC_KEYS_DIR", "codec-keys-dir", Kind::Dir, None,
+    CODEC_KEYS_DIR = s(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.keys_dir", "TK8S_CODEC_KEYS_DIR", "codec-keys-dir", Kind::Dir, None,
       "Directory of AES-256 keys, one `<id>.key` file each (32 bytes raw, base64 or hex), plus an optional `active` file naming the encrypting key. Turns payload encryption on; reloaded on change.");
-    CODEC_KEYS = secret("codec.keys", "TK8S_CODEC_KEYS", "codec-keys", TEXT,
+    CODEC_KEYS = secret(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.keys", "TK8S_CODEC_KEYS", "codec-keys", TEXT,
       "Keys inline for local use, `id=<base64>,id=<base64>`. Turns payload encryption on.");
-    CODEC_ACTIVE_KEY = s("codec.active_key", "TK8S_CODEC_ACTIVE_KEY", "codec-active-key", TEXT, None,
+    CODEC_ACTIVE_KEY = s(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.active_key", "TK8S_CODEC_ACTIVE_KEY", "codec-active-key", TEXT, None,
       "Id of the key that encrypts (others only decrypt); the key directory's `active` file overrides it.");
-    CODEC_COMPRESS_ABOVE = s("codec.compress_above", "TK8S_CODEC_COMPRESS_ABOVE", "codec-compress-above",
+    CODEC_COMPRESS_ABOVE = s(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.compress_above", "TK8S_CODEC_COMPRESS_ABOVE", "codec-compress-above",
       Kind::Int { min: 0, max: 256 * 1024 * 1024 }, Some("0"),
       "Compress payloads larger than this many bytes before encrypting (zlib, as the Go SDK's codec); 0 never compresses.");
-    CODEC_SERVER_BIND = s("codec_server.bind", "TK8S_CODEC_SERVER_BIND", "codec-server-bind", Kind::Ip, Some("0.0.0.0"),
+    CODEC_SERVER_BIND = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.bind", "TK8S_CODEC_SERVER_BIND", "codec-server-bind", Kind::Ip, Some("0.0.0.0"),
       "Address `tk8s codec-server` binds to.");
-    CODEC_SERVER_PORT = s("codec_server.port", "TK8S_CODEC_SERVER_PORT", "codec-server-port", Kind::Port, Some("8888"),
+    CODEC_SERVER_PORT = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.port", "TK8S_CODEC_SERVER_PORT", "codec-server-port", Kind::Port, Some("8888"),
       "Port of `tk8s codec-server` (also serves /livez /readyz /metrics).");
-    CODEC_SERVER_ALLOWED_ORIGINS = s("codec_server.allowed_origins", "TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "codec-server-allowed-origins", Kind::List, None,
+    CODEC_SERVER_ALLOWED_ORIGINS = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.allowed_origins", "TK8S_CODEC_SERVER_ALLOWED_ORIGINS", "codec-server-allowed-origins", Kind::List, None,
       "Browser origins allowed by CORS, exactly as the browser sends them (e.g. the Temporal UI's `https://temporal.example.com`).");
-    CODEC_SERVER_TOKENS_FILE = s("codec_server.tokens_file", "TK8S_CODEC_SERVER_TOKENS_FILE", "codec-server-tokens-file", Kind::File, None,
+    CODEC_SERVER_TOKENS_FILE = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.tokens_file", "TK8S_CODEC_SERVER_TOKENS_FILE", "codec-server-tokens-file", Kind::File, None,
       "File of accepted bearer tokens, one per line (a mounted Secret; re-read on change). With neither this nor a JWKS, the codec server runs only on loopback (see `codec_server.allow_unauthenticated`).");
-    CODEC_SERVER_JWKS_URL = s("codec_server.jwks_url", "TK8S_CODEC_SERVER_JWKS_URL", "codec-server-jwks-url", TEXT, None,
+    CODEC_SERVER_JWKS_URL = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.jwks_url", "TK8S_CODEC_SERVER_JWKS_URL", "codec-server-jwks-url", TEXT, None,
       "Your identity provider's JWKS URL (https; its `jwks_uri`): bearer tokens may then also be JWTs (RS256, ES256) signed by one of its keys, as the Temporal UI forwards with `passAccessToken`. Re-fetched every 5 minutes and when a token names an unknown key.");
-    CODEC_SERVER_JWKS_FILE = s("codec_server.jwks_file", "TK8S_CODEC_SERVER_JWKS_FILE", "codec-server-jwks-file", Kind::File, None,
+    CODEC_SERVER_JWKS_FILE = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.jwks_file", "TK8S_CODEC_SERVER_JWKS_FILE", "codec-server-jwks-file", Kind::File, None,
       "A JWKS file instead of a URL (e.g. a mounted ConfigMap); re-read when it changes.");
-    CODEC_SERVER_JWT_AUDIENCE = s("codec_server.jwt_audience", "TK8S_CODEC_SERVER_JWT_AUDIENCE", "codec-server-jwt-audience", TEXT, None,
+    CODEC_SERVER_JWT_AUDIENCE = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.jwt_audience", "TK8S_CODEC_SERVER_JWT_AUDIENCE", "codec-server-jwt-audience", TEXT, None,
       "The `aud` a JWT must carry (e.g. the UI's OIDC client id); required with a JWKS, so tokens issued for other applications are refused.");
-    CODEC_SERVER_JWT_ISSUER = s("codec_server.jwt_issuer", "TK8S_CODEC_SERVER_JWT_ISSUER", "codec-server-jwt-issuer", TEXT, None,
+    CODEC_SERVER_JWT_ISSUER = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.jwt_issuer", "TK8S_CODEC_SERVER_JWT_ISSUER", "codec-server-jwt-issuer", TEXT, None,
       "The `iss` a JWT must carry (your identity provider's issuer URL).");
-    CODEC_SERVER_MAX_BODY_BYTES = s("codec_server.max_body_bytes", "TK8S_CODEC_SERVER_MAX_BODY_BYTES", "codec-server-max-body-bytes",
+    CODEC_SERVER_MAX_BODY_BYTES = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.max_body_bytes", "TK8S_CODEC_SERVER_MAX_BODY_BYTES", "codec-server-max-body-bytes",
       Kind::Int { min: 1024, max: 256 * 1024 * 1024 }, Some("4194304"), "Largest request body accepted (413 above).");
-    CODEC_SERVER_ALLOW_UNAUTHENTICATED = s("codec_server.allow_unauthenticated", "TK8S_CODEC_SERVER_ALLOW_UNAUTHENTICATED",
+    CODEC_SERVER_ALLOW_UNAUTHENTICATED = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.allow_unauthenticated", "TK8S_CODEC_SERVER_ALLOW_UNAUTHENTICATED",
       "codec-server-allow-unauthenticated", Kind::Bool, Some("false"),
       "Serve /encode and /decode without authentication on a non-loopback address; only for a codec server behind something that authenticates every request (an authenticating proxy). Without it, `tk8s codec-server` with no tokens file and no JWKS refuses to start unless it binds to loopback, since anyone who reaches it could decrypt every payload.");
-    ORCHESTRATOR_BACKLOG_INTERVAL = s("orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
+    ORCHESTRATOR_BACKLOG_INTERVAL = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.backlog_interval", "TK8S_BACKLOG_INTERVAL", "backlog-interval",
       Kind::Duration { min_ms: 1000, max_ms: 3600 * SEC }, Some("15s"),
       "How often the orchestrator reads the task queue backlog and poller count for /metrics.");
     // --- scaler (the `scaler` role: a scaling signal for the task queue, served to KEDA) ---
-    SCALER_BIND = s("scaler.bind", "TK8S_SCALER_BIND", "scaler-bind", Kind::Ip, Some("0.0.0.0"),
+    SCALER_BIND = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.bind", "TK8S_SCALER_BIND", "scaler-bind", Kind::Ip, Some("0.0.0.0"),
       "Address the scaler's KEDA external scaler (gRPC) binds to.");
-    SCALER_PORT = s("scaler.port", "TK8S_SCALER_PORT", "scaler-port", Kind::Port, Some("9100"),
+    SCALER_PORT = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.port", "TK8S_SCALER_PORT", "scaler-port", Kind::Port, Some("9100"),
       "Port of the scaler's KEDA external scaler (gRPC). Its gauges are on the admin port's /metrics.");
-    SCALER_INTERVAL = s("scaler.interval", "TK8S_SCALER_INTERVAL", "scaler-interval",
+    SCALER_INTERVAL = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.interval", "TK8S_SCALER_INTERVAL", "scaler-interval",
       Kind::Duration { min_ms: 500, max_ms: 300 * SEC }, Some("5s"),
       "How often the scaler reads the task queue, the workers' heartbeats and the open workflows, and decides.");
-    SCALER_TARGET_UTILIZATION = s("scaler.target_utilization", "TK8S_SCALER_TARGET_UTILIZATION", "scaler-target-utilization",
+    SCALER_TARGET_UTILIZATION = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.target_utilization", "TK8S_SCALER_TARGET_UTILIZATION", "scaler-target-utilization",
       Kind::Float { min: 0.0, max: 1.0, min_exclusive: true }, Some("0.7"),
       "Share of a replica's activity slots the scaler aims to keep busy.");
-    SCALER_DRAIN_WITHIN = s("scaler.drain_within", "TK8S_SCALER_DRAIN_WITHIN", "scaler-drain-within",
+    SCALER_DRAIN_WITHIN = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.drain_within", "TK8S_SCALER_DRAIN_WITHIN", "scaler-drain-within",
       Kind::Duration { min_ms: 1000, max_ms: 24 * 3600 * SEC }, Some("60s"),
       "Add replicas to drain the backlog within this time, at the dispatch rate measured per replica.");
-    SCALER_MIN_REPLICAS = s("scaler.min_replicas", "TK8S_SCALER_MIN_REPLICAS", "scaler-min-replicas",
+    SCALER_MIN_REPLICAS = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.min_replicas", "TK8S_SCALER_MIN_REPLICAS", "scaler-min-replicas",
       Kind::Int { min: 0, max: 10_000 }, Some("1"),
       "Fewest replicas; 0 allows scaling to zero once nothing waits, runs or is open for `scaler.zero_after`.");
-    SCALER_MAX_REPLICAS = s("scaler.max_replicas", "TK8S_SCALER_MAX_REPLICAS", "scaler-max-replicas",
+    SCALER_MAX_REPLICAS = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.max_replicas", "TK8S_SCALER_MAX_REPLICAS", "scaler-max-replicas",
       Kind::Int { min: 1, max: 10_000 }, Some("10"), "Most replicas.");
-    SCALER_SCALE_DOWN_WINDOW = s("scaler.scale_down_window", "TK8S_SCALER_SCALE_DOWN_WINDOW", "scaler-scale-down-window",
+    SCALER_SCALE_DOWN_WINDOW = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.scale_down_window", "TK8S_SCALER_SCALE_DOWN_WINDOW", "scaler-scale-down-window",
       Kind::Duration { min_ms: 0, max_ms: 24 * 3600 * SEC }, Some("5m"),
       "A lower replica count takes effect only after it has been the highest need for this long (no flapping).");
-    SCALER_ZERO_AFTER = s("scaler.zero_after", "TK8S_SCALER_ZERO_AFTER", "scaler-zero-after",
+    SCALER_ZERO_AFTER = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.zero_after", "TK8S_SCALER_ZERO_AFTER", "scaler-zero-after",
       Kind::Duration { min_ms: 0, max_ms: 7 * 24 * 3600 * SEC }, Some("10m"),
       "With `scaler.min_replicas` 0: how long backlog, slots in use and open workflows must all be zero before scaling to zero.");
-    SCALER_WORKER_METRICS = s("scaler.worker_metrics", "TK8S_SCALER_WORKER_METRICS", "scaler-worker-metrics", Kind::List, None,
+    SCALER_WORKER_METRICS = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.worker_metrics", "TK8S_SCALER_WORKER_METRICS", "scaler-worker-metrics", Kind::List, None,
       "Where the workers' /metrics are, as `host:port`: a headless Service's name resolves to every worker pod (what `tk8s render` sets up), or list the workers. The scaler reads the slots in use from them. Unset: from the workers' heartbeats (`ListWorkers`), which the Rust SDK 1.1 sends only once, at start.");
-    SCALER_SLOTS_PER_REPLICA = s("scaler.slots_per_replica", "TK8S_SCALER_SLOTS_PER_REPLICA", "scaler-slots-per-replica",
+    SCALER_SLOTS_PER_REPLICA = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.slots_per_replica", "TK8S_SCALER_SLOTS_PER_REPLICA", "scaler-slots-per-replica",
       Kind::Int { min: 1, max: 100_000 }, Some("100"),
       "Activity slots per worker replica when the workers' heartbeats do not report theirs.");
 }
@@ -295,9 +365,9 @@ pub fn by_key(key: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.key == key)
 }
 
-/// The setting set by this flag name (without `--`).
-pub fn by_flag(flag: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.flag == flag)
+/// The setting this environment variable sets.
+pub fn by_env(env: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.env == env)
 }
 
 /// The closest known name to `wrong` among `candidates`, for "did you mean" hints.
@@ -333,6 +403,8 @@ mod tests {
             assert!(seen.insert(s.flag), "duplicate flag {}", s.flag);
             assert!(s.env.starts_with("TK8S_") || s.env.starts_with("TEMPORAL_") || s.env.starts_with("OTEL_"), "{}", s.env);
             assert_eq!(s.key.split('.').count(), 2, "{} must be section.name", s.key);
+            assert!(s.key.starts_with(&format!("{}.", s.section.name())), "{} is not in section {:?}", s.key, s.section);
+            assert!(!s.roles.is_empty(), "{} applies to no role: say which roles read it", s.key);
         }
     }
 

@@ -1,64 +1,60 @@
-//! The hosted app's command line, on clap: `worker`, `orchestrator`, `check`, `probe`,
-//! `config show`, each taking every setting as a flag (generated from tk8s-config's table).
-//! `--help` works on every command; usage errors exit 64 with clap's suggestions.
+//! The hosted app's command line, on clap: one command per row of tk8s-config's role table that
+//! an app offers (`worker`, `orchestrator`, `scaler`, `check`, `probe`) plus `config show`, each
+//! taking exactly the settings its role reads as flags. `--help` works on every command; usage
+//! errors exit 64 with clap's suggestions.
 
 use clap::{Arg, ArgMatches, Command};
-use tk8s_config::cli as settings;
+use tk8s_config::role::{Binary, Role};
+use tk8s_config::{Flags, cli as settings, exit};
 
 /// What to do, as parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
-    Run(crate::Role),
-    Check,
+    Role(Role),
+    /// `probe ENDPOINT`.
     Probe(String),
     ConfigShow,
 }
 
-const AFTER_HELP: &str = "Settings come from, lowest first: defaults < temporal.toml profile < tk8s.toml (--config or TK8S_CONFIG) < environment < flags.\n\
-Exit codes: 0 ok, 1 failure, 64 usage error, 70 shutdown hard deadline hit, 78 configuration error, 130 second signal.";
+fn after_help() -> String {
+    format!(
+        "Settings come from, lowest first: defaults < temporal.toml profile < tk8s.toml (--config or {}) < environment < flags.\n{}",
+        tk8s_config::CONFIG_ENV,
+        exit::HELP
+    )
+}
 
 pub fn command(app: &str) -> Command {
-    let with_settings = |c: Command| c.args(settings::args()).after_help(AFTER_HELP);
-    Command::new(app.to_string())
+    let mut cmd = Command::new(app.to_string())
         .about(format!("{app}: a Temporal application hosted by temporal-k8s"))
         .version(env!("CARGO_PKG_VERSION"))
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .after_help(AFTER_HELP)
-        .subcommand(with_settings(Command::new("worker").about("Poll the task queue and run workflows and activities")))
-        .subcommand(with_settings(Command::new("orchestrator").about("Start workflows (mode: once, interval, rate, schedule)")))
-        .subcommand(with_settings(
-            Command::new("scaler")
-                .about("Serve a scaling signal for the task queue: desired worker replicas, to KEDA (gRPC) and on /metrics"),
-        ))
-        .subcommand(with_settings(
-            Command::new("check").about("Exit 0 once Temporal answers and the namespace exists (for init containers)"),
-        ))
-        .subcommand(with_settings(
-            Command::new("probe")
-                .about("Exit 0 if this host's own admin endpoint answers 200 (a container HEALTHCHECK without curl)")
-                .arg(Arg::new("endpoint").value_parser(["livez", "readyz", "startupz"]).default_value("readyz")),
-        ))
-        .subcommand(settings::config_command().mut_subcommand("show", |c| c.after_help(AFTER_HELP)))
+        .after_help(after_help());
+    for spec in Role::of(Binary::App) {
+        let mut sub = Command::new(spec.name).about(spec.about).args(settings::args(spec.role)).after_help(after_help());
+        if spec.role == Role::Probe {
+            sub = sub.arg(Arg::new("endpoint").value_parser(["livez", "readyz", "startupz"]).default_value("readyz"));
+        }
+        cmd = cmd.subcommand(sub);
+    }
+    cmd.subcommand(settings::config_command().mut_subcommand("show", |c| c.after_help(after_help())))
 }
 
 /// The parsed command and the settings flags given to it.
-pub fn parse(command: Command, args: &[String]) -> Result<(Invocation, Vec<String>), clap::Error> {
+pub fn parse(command: Command, args: &[String]) -> Result<(Invocation, Flags), clap::Error> {
     let name = command.get_name().to_string();
     let matches = command.try_get_matches_from(std::iter::once(name).chain(args.iter().cloned()))?;
-    let (invocation, sub): (Invocation, &ArgMatches) = match matches.subcommand() {
-        Some(("worker", m)) => (Invocation::Run(crate::Role::Worker), m),
-        Some(("orchestrator", m)) => (Invocation::Run(crate::Role::Orchestrator), m),
-        Some(("scaler", m)) => (Invocation::Run(crate::Role::Scaler), m),
-        Some(("check", m)) => (Invocation::Check, m),
-        Some(("probe", m)) => (Invocation::Probe(m.get_one::<String>("endpoint").cloned().unwrap_or_default()), m),
-        Some(("config", m)) => match m.subcommand() {
-            Some(("show", m)) => (Invocation::ConfigShow, m),
-            _ => unreachable!("clap requires a config subcommand"),
-        },
-        _ => unreachable!("clap requires a subcommand"),
+    let Some((sub, m)) = matches.subcommand() else {
+        return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand));
     };
-    Ok((invocation, settings::given(sub)))
+    let (invocation, sub): (Invocation, &ArgMatches) = match (Role::from_name(sub), m.subcommand()) {
+        (Some(Role::Probe), _) => (Invocation::Probe(m.get_one::<String>("endpoint").cloned().unwrap_or_default()), m),
+        (Some(role), _) => (Invocation::Role(role), m),
+        (None, Some(("show", show))) => (Invocation::ConfigShow, show),
+        (None, _) => return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand)),
+    };
+    Ok((invocation, settings::flags(sub)))
 }
 
 /// Print clap's help, version or usage error; the exit code (0 for help and version, 64 for
@@ -67,7 +63,7 @@ pub fn report(e: &clap::Error) -> u8 {
     let _ = e.print();
     use clap::error::ErrorKind::*;
     match e.kind() {
-        DisplayHelp | DisplayVersion => 0,
-        _ => 64,
+        DisplayHelp | DisplayVersion => exit::OK,
+        _ => exit::USAGE,
     }
 }

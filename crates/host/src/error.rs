@@ -7,6 +7,7 @@ use crate::diagnose::Diagnosis;
 use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tk8s_config::exit;
 use tk8s_config::spec as S;
 
 type Source = Box<dyn StdError + Send + Sync>;
@@ -67,7 +68,7 @@ pub enum HostError {
     #[error("scaler cannot bind {addr}: {source}\n  hint: set {} to a free port", S::SCALER_PORT.env)]
     ScalerBind { addr: SocketAddr, source: std::io::Error },
     /// The app registers nothing for this role. Exit 1.
-    #[error("this app has no {} role: it registers {}", .0.name(), match .0 { Role::Worker => "no workflows or activities", Role::Orchestrator | Role::Scaler => "nothing to start" })]
+    #[error("this app has no {} role: {}", .0.name(), match .0 { Role::Worker => "it registers no workflows or activities (App::worker)", Role::Orchestrator => "it registers nothing to start (App::orchestrator)", _ => "the host does not run it" })]
     NoRole(Role),
     /// Anything else that prevents start-up. Exit 1.
     #[error("{what}: {source}")]
@@ -95,8 +96,8 @@ impl HostError {
             | HostError::CertificateExpired { .. }
             | HostError::Address { .. }
             | HostError::NoSuchNamespace { .. }
-            | HostError::Traces { .. } => 78,
-            _ => 1,
+            | HostError::Traces { .. } => exit::CONFIG,
+            _ => exit::FAILURE,
         }
     }
 

@@ -34,28 +34,7 @@ mod worker;
 pub use connect::load_certified_key;
 pub use error::{HostError, MaterialError, WorkflowError};
 pub use orchestrator::{StartedWorkflow, Starter, typed};
-pub use tk8s_config::{AppDefaults, Config, ConfigError};
-
-/// The two roles a hosted app's binary can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Polls the task queue and runs workflows and activities.
-    Worker,
-    /// Starts workflows.
-    Orchestrator,
-    /// Serves a scaling signal for the worker's task queue (to KEDA, and as gauges).
-    Scaler,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Worker => "worker",
-            Role::Orchestrator => "orchestrator",
-            Role::Scaler => "scaler",
-        }
-    }
-}
+pub use tk8s_config::{AppDefaults, Config, ConfigError, Role};
 
 use health::Health;
 use std::collections::BTreeMap;
@@ -65,6 +44,7 @@ use std::time::Duration;
 use temporalio_client::Client;
 use temporalio_common::data_converters::DataConverter;
 use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
+use tk8s_config::exit;
 use tracing::{error, info};
 
 type Register = Box<dyn Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>>;
@@ -137,42 +117,41 @@ impl App {
 
     /// [`App::main`] with explicit inputs; returns the exit code.
     pub fn run(self, args: &[String], env: &BTreeMap<String, String>, cwd: &std::path::Path) -> u8 {
-        let (invocation, settings) = match cli::parse(cli::command(&self.defaults.name), args) {
+        let (invocation, flags) = match cli::parse(cli::command(&self.defaults.name), args) {
             Ok(parsed) => parsed,
             Err(e) => return cli::report(&e),
         };
-        let config = match Config::load(&tk8s_config::Inputs { env, args: &settings, app: &self.defaults, cwd }) {
+        let config = match Config::load(&tk8s_config::Inputs { env, flags: &flags, app: &self.defaults, cwd }) {
             Ok(config) => config,
             Err(e) => {
                 eprintln!("error: {e}");
-                return e.exit_code() as u8;
+                return e.exit_code();
             }
         };
         let host = HostEnv { hostname: env.get(tk8s_config::spec::env::HOSTNAME).cloned() };
         match invocation {
-            cli::Invocation::Run(role) => self.run_role(Some(role), config, host),
-            cli::Invocation::Check => self.run_role(None, config, host),
+            cli::Invocation::Role(role) => self.run_role(role, config, host),
             cli::Invocation::Probe(endpoint) => probe(&config, &endpoint),
             cli::Invocation::ConfigShow => {
                 print!("{}", config.show());
-                0
+                exit::OK
             }
         }
     }
 
-    /// Run a role (`None`: only check that Temporal answers) on a fresh runtime; the exit code.
-    fn run_role(self, role: Option<Role>, config: Config, host: HostEnv) -> u8 {
+    /// Run a role on a fresh runtime; the exit code.
+    fn run_role(self, role: Role, config: Config, host: HostEnv) -> u8 {
         let subscriber = tk8s_logging::init(&config.log);
         let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(r) => r,
             Err(e) => {
                 error!(error = %e, "cannot start the async runtime");
-                return 1;
+                return exit::FAILURE;
             }
         };
         let result = runtime.block_on(self.run_role_async(role, config, subscriber, host));
         let code = match result {
-            Ok(()) => 0,
+            Ok(()) => exit::OK,
             Err(e) => {
                 error!(error = %e, "exiting");
                 e.exit_code()
@@ -187,13 +166,12 @@ impl App {
 
     async fn run_role_async(
         self,
-        role: Option<Role>,
+        role: Role,
         config: Config,
         subscriber: Arc<dyn tracing::Subscriber + Send + Sync>,
         host: HostEnv,
     ) -> Result<(), HostError> {
-        let role_name = role.map(Role::name).unwrap_or("check");
-        info!(app = %config.app_name, role = role_name, version = env!("CARGO_PKG_VERSION"),
+        info!(app = %config.app_name, role = role.name(), version = env!("CARGO_PKG_VERSION"),
               address = %config.temporal.address, namespace = %config.temporal.namespace,
               task_queue = %config.worker.task_queue, tls = config.temporal.tls.is_some(),
               api_key = config.temporal.api_key.is_some(), "starting");
@@ -206,13 +184,13 @@ impl App {
             (None, Some(e)) => encrypting_converter(e.codec()),
             (None, None) => DataConverter::default(),
         };
-        let Some(role) = role else {
-            let prepared = connect::prepare(&config, None, host.identity(&config, role_name))?;
+        if role == Role::Check {
+            let prepared = connect::prepare(&config, None, host.identity(&config, role.name()))?;
             let (client, _) = prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout).await?;
             check_namespace(&client, &config, config.temporal.connect_timeout).await?;
             info!("Temporal is reachable and the namespace exists");
             return Ok(());
-        };
+        }
         let health = Arc::new(Health::new(role == Role::Worker, config.readiness_check_interval));
         health.tick();
         let telemetry = telemetry::init(&config, role.name(), subscriber, health.clone())?;
@@ -222,11 +200,8 @@ impl App {
         let admin = admin::spawn(config.admin, health.clone(), telemetry.exporter)?;
         info!(admin = %admin, "admin server listening: /livez /readyz /startupz /metrics");
 
-        let (shutdown_tx, shutdown_rx) = std::sync::mpsc::channel::<()>();
-        let signal = shutdown::install(health.clone(), config.shutdown.grace, config.shutdown.hard_deadline, move || {
-            let _ = shutdown_tx.send(());
-        })
-        .map_err(|e| HostError::startup("cannot install signal handlers", e))?;
+        let signal = shutdown::install(health.clone(), config.shutdown.grace, config.shutdown.hard_deadline)
+            .map_err(|e| HostError::startup("cannot install signal handlers", e))?;
 
         let mut early_signal = signal.clone();
         let connected = tokio::select! {
@@ -256,14 +231,16 @@ impl App {
 
         let result = match role {
             Role::Worker => match &self.register {
-                Some(register) => worker::run(&config, client, telemetry.options, register, shutdown_rx, signal).await,
-                None => Err(HostError::NoRole(Role::Worker)),
+                Some(register) => worker::run(&config, client, telemetry.options, register, signal).await,
+                None => Err(HostError::NoRole(role)),
             },
             Role::Orchestrator => match &self.starter {
                 Some(starter) => orchestrator::run(&config, client, starter.clone(), telemetry.metrics.clone(), signal).await,
-                None => Err(HostError::NoRole(Role::Orchestrator)),
+                None => Err(HostError::NoRole(role)),
             },
             Role::Scaler => scaler::run(&config, client, telemetry.metrics.clone(), signal).await,
+            // Not offered by an app's command tree (see tk8s-config's role table).
+            Role::Check | Role::Probe | Role::CodecServer => Err(HostError::NoRole(role)),
         };
         watcher.abort();
         if let Some(t) = traces {
@@ -320,14 +297,14 @@ pub(crate) async fn check_namespace(client: &Client, config: &Config, timeout: D
 fn probe(config: &Config, endpoint: &str) -> u8 {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], config.admin.port()));
     match loopback::get(addr, &format!("/{endpoint}"), Duration::from_secs(3)) {
-        Ok((200, _)) => 0,
+        Ok((200, _)) => exit::OK,
         Ok((status, _)) => {
             eprintln!("{endpoint}: HTTP {status}");
-            1
+            exit::FAILURE
         }
         Err(e) => {
             eprintln!("{endpoint}: {addr}: {e}");
-            1
+            exit::FAILURE
         }
     }
 }

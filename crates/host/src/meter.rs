@@ -116,15 +116,22 @@ struct Bound<T> {
     slots: Arc<Slots>,
 }
 
-impl MetricAttributable<Box<dyn CounterBase>> for Watched<Counter> {
-    fn with_attributes(&self, attributes: &MetricAttributes) -> Result<Box<dyn CounterBase>, Box<dyn std::error::Error>> {
-        Ok(Box::new(Bound {
+impl<T: Clone> Watched<T> {
+    /// The instrument bound to one attribute set, still watched.
+    fn bound(&self, attributes: &MetricAttributes) -> Bound<T> {
+        Bound {
             inner: self.inner.clone(),
             attributes: attributes.clone(),
             signal: self.signal,
             health: self.health.clone(),
             slots: self.slots.clone(),
-        }))
+        }
+    }
+}
+
+impl MetricAttributable<Box<dyn CounterBase>> for Watched<Counter> {
+    fn with_attributes(&self, attributes: &MetricAttributes) -> Result<Box<dyn CounterBase>, Box<dyn std::error::Error>> {
+        Ok(Box::new(self.bound(attributes)))
     }
 }
 
@@ -141,13 +148,7 @@ impl CounterBase for Bound<Counter> {
 
 impl MetricAttributable<Box<dyn GaugeBase>> for Watched<Gauge> {
     fn with_attributes(&self, attributes: &MetricAttributes) -> Result<Box<dyn GaugeBase>, Box<dyn std::error::Error>> {
-        Ok(Box::new(Bound {
-            inner: self.inner.clone(),
-            attributes: attributes.clone(),
-            signal: self.signal,
-            health: self.health.clone(),
-            slots: self.slots.clone(),
-        }))
+        Ok(Box::new(self.bound(attributes)))
     }
 }
 

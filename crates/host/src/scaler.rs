@@ -34,19 +34,6 @@ use tk8s_scaler::{Decision, Inputs, Params, Rule};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-fn params(config: &Config) -> Params {
-    let s = &config.scaler;
-    Params {
-        target_utilization: s.target_utilization,
-        drain_within: s.drain_within,
-        min_replicas: s.min_replicas,
-        max_replicas: s.max_replicas,
-        scale_down_window: s.scale_down_window,
-        zero_after: s.zero_after,
-        slots_per_replica: s.slots_per_replica,
-    }
-}
-
 pub async fn run(config: &Config, client: Client, metrics: Arc<HostMetrics>, mut signal: ShutdownSignal) -> Result<(), HostError> {
     let addr = config.scaler.addr;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| HostError::ScalerBind { addr, source })?;
@@ -59,7 +46,7 @@ pub async fn run(config: &Config, client: Client, metrics: Arc<HostMetrics>, mut
             .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move { stop.requested().await }),
     );
     info!(addr = %bound, task_queue = %config.worker.task_queue, "scaler serving KEDA's external scaler protocol (gRPC)");
-    let mut rule = Rule::new(params(config));
+    let mut rule = Rule::new(Params::from(&config.scaler));
     let started = Instant::now();
     let labels = metrics.labels(&[("task_queue", &config.worker.task_queue)]);
     let mut ticker = tokio::time::interval(config.scaler.interval);

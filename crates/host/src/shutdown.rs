@@ -1,19 +1,16 @@
 //! Signals and the shutdown sequence: the first SIGTERM/SIGINT starts a drain (readiness turns
 //! 503 at once, polling stops, in-flight work gets the grace period); a watchdog thread exits
 //! the process when grace + hard deadline pass even if the SDK hangs; a second signal exits at
-//! once. Handlers are installed explicitly, so this works as PID 1 in a container.
+//! once. Handlers are installed explicitly, so this works as PID 1 in a container. Every role
+//! waits on the one [`ShutdownSignal`] this returns: the worker turns it into the SDK's stop.
 
 use crate::health::Health;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tk8s_config::exit;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
-
-/// Exit code when the hard deadline forces the process down.
-pub const EXIT_DEADLINE: i32 = 70;
-/// Exit code after a second signal.
-pub const EXIT_SECOND_SIGNAL: i32 = 130;
 
 /// Resolves when shutdown was requested.
 #[derive(Clone)]
@@ -34,13 +31,8 @@ impl ShutdownSignal {
     }
 }
 
-/// Install signal handlers. `on_first` runs once, on the first signal.
-pub fn install(
-    health: Arc<Health>,
-    grace: Duration,
-    hard_deadline: Duration,
-    on_first: impl FnOnce() + Send + 'static,
-) -> std::io::Result<ShutdownSignal> {
+/// Install signal handlers; the signal every role waits on.
+pub fn install(health: Arc<Health>, grace: Duration, hard_deadline: Duration) -> std::io::Result<ShutdownSignal> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let (tx, rx) = watch::channel(None);
@@ -58,7 +50,6 @@ pub fn install(
         );
         health.mark_draining();
         let _ = tx.send(Some(Instant::now()));
-        on_first();
         std::thread::Builder::new()
             .name("tk8s-shutdown-deadline".into())
             .spawn(move || {
@@ -67,7 +58,7 @@ pub fn install(
                     deadline_ms = deadline.as_millis() as u64,
                     "shutdown ended: hard deadline hit before the worker finished draining; exiting"
                 );
-                std::process::exit(EXIT_DEADLINE);
+                std::process::exit(i32::from(exit::DEADLINE));
             })
             .ok();
         let second = tokio::select! {
@@ -75,7 +66,7 @@ pub fn install(
             _ = int.recv() => "SIGINT",
         };
         warn!(signal = second, "shutdown ended: second signal, exiting at once");
-        std::process::exit(EXIT_SECOND_SIGNAL);
+        std::process::exit(i32::from(exit::SECOND_SIGNAL));
     });
     Ok(ShutdownSignal(rx))
 }

@@ -1,10 +1,9 @@
 //! The worker role: build SDK worker options from configuration, run the worker on the main
-//! task (the SDK's `Worker::run` is not `Send`), and turn a shutdown request into the SDK's
-//! graceful shutdown, logging how the drain ended.
+//! task (the SDK's `Worker::run` is not `Send`), and turn the shutdown signal every role waits on
+//! into the SDK's graceful shutdown, logging how the drain ended.
 
 use crate::HostError;
 use crate::shutdown::ShutdownSignal;
-use std::sync::mpsc::Receiver;
 use std::time::Instant;
 use temporalio_client::Client;
 use temporalio_common::WorkerDeploymentVersion;
@@ -56,7 +55,6 @@ pub async fn run(
     client: Client,
     telemetry: TelemetryOptions,
     register: &dyn Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>,
-    shutdown_requests: Receiver<()>,
     signal: ShutdownSignal,
 ) -> Result<(), HostError> {
     let runtime_options =
@@ -66,19 +64,15 @@ pub async fn run(
     register(&mut options).map_err(|e| HostError::startup("registering workflows", e))?;
     let mut worker = Worker::new(&runtime, client, options).map_err(|e| HostError::startup("creating the worker", e))?;
     let stop = worker.shutdown_handle();
-    // Bridge the signal task to the SDK's shutdown handle, which must run inside the runtime.
-    let handle = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("tk8s-shutdown-bridge".into())
-        .spawn(move || {
-            if shutdown_requests.recv().is_ok() {
-                let _entered = handle.enter();
-                stop();
-            }
-        })
-        .map_err(|e| HostError::startup("cannot start the shutdown thread", e))?;
+    let mut requested = signal.clone();
+    // The SDK's stop only cancels tokens and queues the ShutdownWorker call: it does not block.
+    let stopper = tokio::spawn(async move {
+        requested.requested().await;
+        stop();
+    });
     info!(task_queue = %config.worker.task_queue, "worker polling");
     let result = worker.run().await;
+    stopper.abort();
     let drained_ms = signal.since().map(|t| Instant::now().duration_since(t).as_millis() as u64);
     match (result, drained_ms) {
         (Ok(()), Some(ms)) => {

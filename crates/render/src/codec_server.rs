@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tk8s_config::spec as S;
 
-pub const COMPONENT: &str = "codec-server";
+pub const COMPONENT: &str = tk8s_config::Role::CodecServer.name();
 const TOKENS_DIR: &str = "/etc/tk8s/codec-tokens";
 /// Where the `tk8s` image (deploy/docker/Dockerfile) puts the `tk8s` binary.
 pub const TK8S_BINARY: &str = "/usr/local/bin/tk8s";

@@ -1,13 +1,71 @@
-//! The deploy config (`tk8s-deploy.toml`): what `tk8s render` turns into manifests. Unknown keys
-//! are errors; every error names `file:line` and says what was expected. Environments override a
-//! few fields each and become kustomize overlays.
+//! The deploy config (`tk8s-deploy.toml`): what `tk8s render` turns into manifests. Parsed, not
+//! validated: serde enums, durations parsed once ([`Span`]); unknown keys are errors. What serde
+//! cannot see (a field that needs another, bounds that depend on a mode) is checked after parsing
+//! and reported as [`Problem`]s that name `file:line`, the key and a hint, printed like the
+//! runtime configuration's errors. Environments override a few fields each and become kustomize
+//! overlays.
 
 use crate::RenderError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use tk8s_config::spec as S;
+use tk8s_config::{ConfigError, Origin, Problem};
+
+/// A duration as the deploy config writes it (`"20s"`, `"5m"`, `"1h30m"`): checked when the file
+/// is parsed, kept with its text so rendered env vars say what the user wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    text: String,
+    value: Duration,
+}
+
+impl Span {
+    /// A span from text the code itself supplies (a table default); `None` if it does not parse.
+    pub fn parse(text: &str) -> Option<Span> {
+        tk8s_config::parse_duration(text).map(|value| Span { text: text.to_string(), value })
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.value
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whole seconds, the form Kubernetes' Go types parse (`"300s"`).
+    pub fn go(&self) -> String {
+        format!("{}s", self.value.as_secs())
+    }
+
+    /// Whole seconds, as a span the code supplies.
+    pub(crate) fn seconds(secs: u64) -> Span {
+        Span { text: format!("{secs}s"), value: Duration::from_secs(secs) }
+    }
+
+    /// The table default of a duration setting.
+    fn default_of(setting: &S::Setting) -> Span {
+        setting.default.and_then(Span::parse).unwrap_or(Span { text: "0s".into(), value: Duration::ZERO })
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        let text = String::deserialize(d)?;
+        Span::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("{text:?} is not a duration: write a number with a unit, such as \"20s\", \"5m\" or \"1h\""))
+        })
+    }
+}
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -16,7 +74,7 @@ pub struct DeployConfig {
     pub temporal: Temporal,
     #[serde(default)]
     pub encryption: Option<Encryption>,
-    pub worker: Role,
+    pub worker: RoleConfig,
     #[serde(default)]
     pub orchestrator: Option<Orchestrator>,
     #[serde(default)]
@@ -106,10 +164,51 @@ pub struct Encryption {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SecretProvider {
-    /// `azure`, `aws`, `gcp` or `vault`.
-    pub provider: String,
+    pub provider: Provider,
     /// Provider parameters, passed through (e.g. keyvaultName, tenantId, objects).
     pub parameters: BTreeMap<String, String>,
+}
+
+/// The Secrets Store CSI driver's providers.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Azure,
+    Aws,
+    Gcp,
+    Vault,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Azure => "azure",
+            Provider::Aws => "aws",
+            Provider::Gcp => "gcp",
+            Provider::Vault => "vault",
+        }
+    }
+}
+
+/// A VerticalPodAutoscaler's update mode.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum VpaMode {
+    /// Recommendations only.
+    Off,
+    /// Requests set when a pod is created.
+    Initial,
+    /// Requests kept up to date (pods are evicted to apply them).
+    Auto,
+}
+
+impl VpaMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            VpaMode::Off => "Off",
+            VpaMode::Initial => "Initial",
+            VpaMode::Auto => "Auto",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -122,9 +221,11 @@ pub struct Resources {
     pub memory_limit: String,
 }
 
+/// Which autoscaler scales the worker (not to be confused with the `scaler` role, which computes
+/// the signal it can follow).
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
-pub enum Scaler {
+pub enum Autoscaler {
     #[default]
     None,
     /// HorizontalPodAutoscaler on an External metric from prometheus-adapter: the scaler's
@@ -153,7 +254,7 @@ pub enum Signal {
 #[serde(deny_unknown_fields)]
 pub struct Autoscaling {
     #[serde(default)]
-    pub mode: Scaler,
+    pub mode: Autoscaler,
     pub min_replicas: i32,
     pub max_replicas: i32,
     #[serde(default = "default_cpu")]
@@ -167,7 +268,7 @@ pub struct Autoscaling {
     /// A lower replica count waits this long (the scaler's window with signal `tk8s`, the
     /// autoscaler's scale-down stabilisation with `backlog`).
     #[serde(default = "default_scale_down_window")]
-    pub scale_down_window: String,
+    pub scale_down_window: Span,
     /// The namespace KEDA runs in (its operator calls the scaler's gRPC port).
     #[serde(default = "default_keda_namespace")]
     pub keda_namespace: String,
@@ -183,8 +284,8 @@ impl Autoscaling {
     }
 }
 
-fn default_scale_down_window() -> String {
-    "5m".into()
+fn default_scale_down_window() -> Span {
+    Span::default_of(&S::SCALER_SCALE_DOWN_WINDOW)
 }
 fn default_keda_namespace() -> String {
     "keda".into()
@@ -199,12 +300,12 @@ fn default_backlog() -> i32 {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Role {
+pub struct RoleConfig {
     pub replicas: i32,
     pub resources: Resources,
     /// Drain time after SIGTERM (the host's `shutdown.grace`).
     #[serde(default = "default_grace")]
-    pub shutdown_grace: String,
+    pub shutdown_grace: Span,
     #[serde(default)]
     pub autoscaling: Option<Autoscaling>,
     /// Pods that may be unavailable during voluntary disruptions (PodDisruptionBudget).
@@ -215,7 +316,7 @@ pub struct Role {
     /// A VerticalPodAutoscaler: `Off` (recommendations only), `Initial` or `Auto`. With an
     /// HPA on CPU it controls memory only, so the two never fight over the same resource.
     #[serde(default)]
-    pub vpa: Option<String>,
+    pub vpa: Option<VpaMode>,
     /// Spread pods across zones and nodes.
     #[serde(default = "default_true")]
     pub spread: bool,
@@ -262,7 +363,7 @@ pub struct RampStep {
     /// Percent of new executions sent to the new build during this step (1-99).
     pub ramp_percentage: i32,
     /// How long to hold this step (at least 30s).
-    pub pause: String,
+    pub pause: Span,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -278,21 +379,22 @@ pub struct WorkerController {
     pub gate_workflow: Option<String>,
     /// After a build is drained: scale its Deployment to zero after this long...
     #[serde(default = "default_scaledown")]
-    pub scaledown_delay: String,
+    pub scaledown_delay: Span,
     /// ...and delete it after this long.
     #[serde(default = "default_delete")]
-    pub delete_delay: String,
+    pub delete_delay: Span,
 }
 
-fn default_scaledown() -> String {
-    "1h".into()
+/// The temporal-worker-controller's own defaults (its CRD's), not settings of ours.
+fn default_scaledown() -> Span {
+    Span { text: "1h".into(), value: Duration::from_secs(3600) }
 }
-fn default_delete() -> String {
-    "24h".into()
+fn default_delete() -> Span {
+    Span { text: "24h".into(), value: Duration::from_secs(86_400) }
 }
 
-fn default_grace() -> String {
-    "20s".into()
+fn default_grace() -> Span {
+    Span::default_of(&S::SHUTDOWN_GRACE)
 }
 fn default_one() -> i32 {
     1
@@ -340,7 +442,7 @@ fn default_codec_replicas() -> i32 {
 #[serde(deny_unknown_fields)]
 pub struct Orchestrator {
     #[serde(flatten)]
-    pub role: Role,
+    pub role: RoleConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -400,8 +502,79 @@ pub struct Environment {
     pub image_pull_secrets: Option<Vec<String>>,
 }
 
+/// A problem found after parsing, about one key, before it is placed in the file.
+struct Finding {
+    key: String,
+    message: String,
+    hint: Option<String>,
+}
+
+fn finding(key: impl Into<String>, message: impl Into<String>, hint: Option<&str>) -> Finding {
+    Finding { key: key.into(), message: message.into(), hint: hint.map(String::from) }
+}
+
+/// Where each key of a TOML document is: its dotted path (`worker.controller.steps[1].pause`)
+/// and the byte ranges of the key and its value.
+struct Places(Vec<(String, std::ops::Range<usize>, std::ops::Range<usize>)>);
+
+impl Places {
+    fn of(text: &str) -> Places {
+        use toml::de::{DeTable, DeValue};
+        fn walk(table: &DeTable<'_>, prefix: &str, out: &mut Vec<(String, std::ops::Range<usize>, std::ops::Range<usize>)>) {
+            for (k, v) in table {
+                let path = if prefix.is_empty() { k.get_ref().to_string() } else { format!("{prefix}.{}", k.get_ref()) };
+                out.push((path.clone(), k.span(), v.span()));
+                match v.get_ref() {
+                    DeValue::Table(t) => walk(t, &path, out),
+                    DeValue::Array(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            let at = format!("{path}[{i}]");
+                            out.push((at.clone(), item.span(), item.span()));
+                            if let DeValue::Table(t) = item.get_ref() {
+                                walk(t, &at, out);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Ok(doc) = DeTable::parse(text) {
+            walk(doc.get_ref(), "", &mut out);
+        }
+        Places(out)
+    }
+
+    /// The key whose key or value holds `offset` most narrowly.
+    fn key_at(&self, offset: usize) -> Option<&str> {
+        self.0
+            .iter()
+            .filter(|(_, k, v)| k.contains(&offset) || v.contains(&offset))
+            .min_by_key(|(_, k, v)| if v.contains(&offset) { v.len() } else { k.len() })
+            .map(|(p, _, _)| p.as_str())
+    }
+
+    /// Where `key` (or the nearest enclosing key that the file spells) starts.
+    fn start_of(&self, key: &str) -> Option<usize> {
+        let mut key = key;
+        loop {
+            if let Some((_, k, _)) = self.0.iter().find(|(p, _, _)| p == key) {
+                return Some(k.start);
+            }
+            key = &key[..key.rfind(['.', '['])?];
+        }
+    }
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The hint for a value serde refused: where every key is described.
+const REFERENCE_HINT: &str = "see the commented deploy config `tk8s init` writes, or the deploy config reference in the README";
+
 impl DeployConfig {
-    /// Parse and check a deploy config; `path` is only used in messages.
     /// The `tk8s` image repository the codec server runs from.
     pub fn tk8s_image(&self) -> String {
         if let Some(image) = self.codec_server.as_ref().and_then(|c| c.image.clone()) {
@@ -413,13 +586,35 @@ impl DeployConfig {
         }
     }
 
+    /// Parse and check a deploy config; `path` is only used in messages. Every problem names
+    /// `path:line` and the key.
     pub fn parse(path: &Path, text: &str) -> Result<DeployConfig, RenderError> {
+        let at = |line: usize| Origin::File { path: path.to_path_buf(), line };
         let config: DeployConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1).unwrap_or(1);
-            RenderError::Config(format!("{}:{line}: {}", path.display(), e.message().trim()))
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            let key = Places::of(text).key_at(offset).map(String::from);
+            let message = e.message().trim().to_string();
+            let problem = match key {
+                Some(key) => {
+                    Problem::at_key(at(line_at(text, offset)), key, format!("is not valid: {message}"), Some(REFERENCE_HINT.into()))
+                }
+                None => Problem::new(at(line_at(text, offset)), None, message, Some(REFERENCE_HINT.into())),
+            };
+            RenderError::Config(ConfigError::Invalid(vec![problem]))
         })?;
-        config.check(path)?;
-        Ok(config)
+        let findings = config.check();
+        if findings.is_empty() {
+            return Ok(config);
+        }
+        let places = Places::of(text);
+        let problems = findings
+            .into_iter()
+            .map(|f| {
+                let line = places.start_of(&f.key).map(|o| line_at(text, o)).unwrap_or(1);
+                Problem::at_key(at(line), f.key, f.message, f.hint)
+            })
+            .collect();
+        Err(RenderError::Config(ConfigError::Invalid(problems)))
     }
 
     pub fn load(path: &Path) -> Result<DeployConfig, RenderError> {
@@ -427,7 +622,14 @@ impl DeployConfig {
         DeployConfig::parse(path, &text)
     }
 
-    fn check(&self, path: &Path) -> Result<(), RenderError> {
+    /// The roles this config runs as pods of the app's image, with their part of the config.
+    fn roles(&self) -> impl Iterator<Item = (&'static str, &RoleConfig)> {
+        std::iter::once((tk8s_config::Role::Worker.name(), &self.worker))
+            .chain(self.orchestrator.iter().map(|o| (tk8s_config::Role::Orchestrator.name(), &o.role)))
+    }
+
+    /// What serde cannot see: rules across fields.
+    fn check(&self) -> Vec<Finding> {
         let mut problems = Vec::new();
         let dns = |s: &str| {
             !s.is_empty()
@@ -436,12 +638,12 @@ impl DeployConfig {
                 && !s.starts_with('-')
                 && !s.ends_with('-')
         };
+        let dns_hint = Some("lowercase letters, digits and '-', at most 53 characters, e.g. \"orders\"");
         if !dns(&self.app.name) {
-            problems
-                .push(format!("app.name {:?} must be a DNS label (lowercase letters, digits, '-', at most 53 characters)", self.app.name));
+            problems.push(finding("app.name", format!("= {:?} must be a DNS label", self.app.name), dns_hint));
         }
         if !dns(&self.app.namespace) {
-            problems.push(format!("app.namespace {:?} must be a DNS label", self.app.namespace));
+            problems.push(finding("app.namespace", format!("= {:?} must be a DNS label", self.app.namespace), dns_hint));
         }
         let secret_name = |s: &str| {
             !s.is_empty()
@@ -457,57 +659,61 @@ impl DeployConfig {
         );
         for (key, list) in pull_secrets {
             for name in list.iter().filter(|n| !secret_name(n)) {
-                problems.push(format!("{key}: {name:?} is not a Secret name (lowercase letters, digits, '-', '.')"));
+                problems.push(finding(
+                    key.clone(),
+                    format!("has {name:?}, which is not a Secret name"),
+                    Some("lowercase letters, digits, '-' and '.'"),
+                ));
             }
         }
         if self.temporal.address.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
-            problems.push(format!("temporal.address {:?} must be host:port", self.temporal.address));
+            problems.push(finding(
+                "temporal.address",
+                format!("= {:?} must be host:port", self.temporal.address),
+                Some("e.g. \"temporal-frontend.temporal.svc.cluster.local:7233\""),
+            ));
         }
         match self.temporal.auth {
-            Auth::Mtls if self.temporal.tls_secret.is_none() => {
-                problems.push("temporal.auth = \"mtls\" needs temporal.tls_secret (a kubernetes.io/tls Secret)".into())
-            }
-            Auth::ApiKey if self.temporal.api_key_secret.is_none() => {
-                problems.push("temporal.auth = \"api-key\" needs temporal.api_key_secret".into())
-            }
+            Auth::Mtls if self.temporal.tls_secret.is_none() => problems.push(finding(
+                "temporal.auth",
+                "= \"mtls\" needs temporal.tls_secret (a kubernetes.io/tls Secret)",
+                Some("add tls_secret = \"<name>\" under [temporal]: the Secret holding tls.crt, tls.key and, if the server's CA is private, ca.crt"),
+            )),
+            Auth::ApiKey if self.temporal.api_key_secret.is_none() => problems.push(finding(
+                "temporal.auth",
+                "= \"api-key\" needs temporal.api_key_secret",
+                Some("add api_key_secret = \"<name>\" under [temporal]: the Secret holding the key under `api-key`"),
+            )),
             _ => {}
         }
-        let mut roles = vec![("worker", &self.worker)];
-        if let Some(o) = &self.orchestrator {
-            roles.push(("orchestrator", &o.role));
-        }
-        for (name, role) in roles {
-            if tk8s_config::parse_duration(&role.shutdown_grace).is_none() {
-                problems.push(format!("{name}.shutdown_grace {:?} is not a duration such as \"20s\"", role.shutdown_grace));
-            }
+        for (name, role) in self.roles() {
             if role.replicas < 0 {
-                problems.push(format!("{name}.replicas must not be negative"));
+                problems.push(finding(format!("{name}.replicas"), "must not be negative", None));
             }
             for key in role.settings.keys() {
-                if tk8s_config::spec::SETTINGS.iter().all(|s| s.env != key) {
-                    problems.push(format!("{name}.settings.{key} is not a known setting (see the configuration reference)"));
+                if S::by_env(key).is_none() {
+                    let hint = S::closest(key, S::SETTINGS.iter().map(|s| s.env))
+                        .map(|k| format!("did you mean {k}?"))
+                        .unwrap_or_else(|| "see the configuration reference in the README".into());
+                    problems.push(Finding {
+                        key: format!("{name}.settings.{key}"),
+                        message: "is not a known setting".into(),
+                        hint: Some(hint),
+                    });
                 }
             }
             if let Some(a) = &role.autoscaling {
                 problems.extend(self.check_autoscaling(name, a));
             }
         }
-        if let Some(p) = self.encryption.as_ref().and_then(|e| e.secret_provider.as_ref())
-            && !["azure", "aws", "gcp", "vault"].contains(&p.provider.as_str())
-        {
-            problems.push(format!("encryption.secret_provider.provider {:?} must be azure, aws, gcp or vault", p.provider));
-        }
-        for (name, role) in std::iter::once(("worker", &self.worker)).chain(self.orchestrator.iter().map(|o| ("orchestrator", &o.role))) {
-            if let Some(mode) = &role.vpa
-                && !["Off", "Initial", "Auto"].contains(&mode.as_str())
-            {
-                problems.push(format!("{name}.vpa {mode:?} must be Off, Initial or Auto"));
-            }
-        }
         if let Some(o) = &self.orchestrator
             && o.role.controller.is_some()
         {
-            problems.push("orchestrator.controller: only the worker can be handed to the temporal-worker-controller (it starts no workflows, so it has no versions)".into());
+            problems.push(finding(
+                "orchestrator.controller",
+                "is not allowed: only the worker can be handed to the temporal-worker-controller",
+                Some("the orchestrator starts no workflows, so it has no versions: remove [orchestrator.controller]"),
+            ));
         }
         if let Some(wc) = &self.worker.controller {
             problems.extend(self.check_controller(wc));
@@ -515,122 +721,161 @@ impl DeployConfig {
         if let Some(e) = &self.monitoring.otlp_endpoint
             && (!(e.starts_with("http://") || e.starts_with("https://")) || self.monitoring.otlp_port().is_none())
         {
-            problems.push(format!("monitoring.otlp_endpoint {e:?} must be http://host:port or https://host:port (the collector's OTLP/gRPC port, usually 4317)"));
+            problems.push(finding(
+                "monitoring.otlp_endpoint",
+                format!("= {e:?} must be http://host:port or https://host:port"),
+                Some("the collector's OTLP/gRPC port, usually 4317"),
+            ));
         }
         if let Some(cs) = &self.codec_server {
             if self.encryption.is_none() {
-                problems.push("codec_server needs [encryption]: it decrypts with the same keys".into());
+                problems.push(finding(
+                    "codec_server",
+                    "needs [encryption]: it decrypts with the same keys",
+                    Some("add [encryption] with key_secret, or remove [codec_server]"),
+                ));
             }
             if cs.jwks_url.is_none() && cs.tokens_secret.is_none() {
-                problems.push("codec_server needs jwks_url (with jwt_audience) or tokens_secret: without authentication anyone who reaches it can decrypt every payload".into());
+                problems.push(finding(
+                    "codec_server",
+                    "has no authentication: anyone who reaches it can decrypt every payload",
+                    Some("set jwks_url (with jwt_audience) or tokens_secret"),
+                ));
             }
             if cs.jwks_url.as_ref().is_some_and(|u| !u.starts_with("https://")) {
-                problems.push("codec_server.jwks_url must be an https:// URL".into());
+                problems.push(finding("codec_server.jwks_url", "must be an https:// URL", Some("signing keys must come over TLS")));
             }
             if cs.jwks_url.is_some() != cs.jwt_audience.is_some() {
-                problems.push("codec_server.jwks_url and codec_server.jwt_audience go together (the audience keeps out tokens issued to other applications)".into());
+                let key = if cs.jwks_url.is_some() { "codec_server.jwks_url" } else { "codec_server.jwt_audience" };
+                problems.push(finding(
+                    key,
+                    "and codec_server.jwt_audience go together",
+                    Some("set both: the audience keeps out tokens issued to other applications"),
+                ));
             }
             if cs.allowed_origins.iter().any(|o| !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/')) {
-                problems.push("codec_server.allowed_origins are origins such as \"https://temporal.example.com\" (scheme, host, optional port; no path)".into());
+                problems.push(finding(
+                    "codec_server.allowed_origins",
+                    "are origins such as \"https://temporal.example.com\"",
+                    Some("scheme, host and optional port, with no path or trailing '/'"),
+                ));
             }
             if cs.replicas < 1 {
-                problems.push("codec_server.replicas must be at least 1".into());
+                problems.push(finding("codec_server.replicas", "must be at least 1", None));
             }
         }
-        for skip in &self.skip_checks {
+        for (i, skip) in self.skip_checks.iter().enumerate() {
             if skip.reason.trim().len() < 10 {
-                problems.push(format!("skip_checks {}: give a written reason (at least a sentence) for not meeting the check", skip.id));
+                problems.push(finding(
+                    format!("skip_checks[{i}].reason"),
+                    format!("for {} is too short", skip.id),
+                    Some("give a written reason (at least a sentence) for not meeting the check"),
+                ));
             }
             if !skip.id.starts_with("CKV") || skip.id.contains(char::is_whitespace) {
-                problems.push(format!("skip_checks id {:?} is not a checkov check id (CKV_...)", skip.id));
+                problems.push(finding(
+                    format!("skip_checks[{i}].id"),
+                    format!("= {:?} is not a checkov check id", skip.id),
+                    Some("checkov's ids look like CKV_K8S_43"),
+                ));
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(RenderError::Config(problems.into_iter().map(|p| format!("{}: {p}", path.display())).collect::<Vec<_>>().join("\n")))
-        }
+        problems
     }
 
-    fn check_autoscaling(&self, name: &str, a: &Autoscaling) -> Vec<String> {
+    fn check_autoscaling(&self, name: &str, a: &Autoscaling) -> Vec<Finding> {
         let mut problems = Vec::new();
-        let floor = if a.mode == Scaler::Keda { 0 } else { 1 };
+        let floor = if a.mode == Autoscaler::Keda { 0 } else { 1 };
         if a.min_replicas < floor || a.max_replicas < a.min_replicas.max(1) {
-            problems.push(if a.mode == Scaler::Keda {
-                format!("{name}.autoscaling needs 0 <= min_replicas <= max_replicas and max_replicas >= 1")
+            problems.push(if a.mode == Autoscaler::Keda {
+                finding(format!("{name}.autoscaling"), "needs 0 <= min_replicas <= max_replicas and max_replicas >= 1", None)
             } else {
-                format!("{name}.autoscaling needs 1 <= min_replicas <= max_replicas (only mode = \"keda\" scales to zero; an HPA cannot)")
+                finding(
+                    format!("{name}.autoscaling"),
+                    "needs 1 <= min_replicas <= max_replicas",
+                    Some("only mode = \"keda\" scales to zero; an HPA cannot"),
+                )
             });
-        }
-        if tk8s_config::parse_duration(&a.scale_down_window).is_none() {
-            problems.push(format!("{name}.autoscaling.scale_down_window {:?} is not a duration such as \"5m\"", a.scale_down_window));
         }
         let controlled = self.worker.controller.is_some();
         if controlled && a.signal == Some(Signal::Tk8s) {
-            problems.push(format!("{name}.autoscaling.signal = \"tk8s\" with worker.controller: the scaler decides for the whole task queue, the controller needs one signal per build; use signal = \"backlog\" (per-build HPAs)"));
+            problems.push(finding(
+                format!("{name}.autoscaling.signal"),
+                "= \"tk8s\" does not work with worker.controller: the scaler decides for the whole task queue, the controller needs one signal per build",
+                Some("use signal = \"backlog\" (per-build HPAs)"),
+            ));
         }
         if a.signal(controlled) == Signal::Tk8s {
             for key in a.scaler_settings.keys() {
-                if !S::SETTINGS.iter().any(|s| s.env == key && s.key.starts_with("scaler.")) {
-                    problems.push(format!(
-                        "{name}.autoscaling.scaler_settings.{key} is not a scaler setting (scaler.*, see the configuration reference)"
+                if !S::by_env(key).is_some_and(|s| s.section == S::Section::Scaler) {
+                    problems.push(finding(
+                        format!("{name}.autoscaling.scaler_settings.{key}"),
+                        "is not a scaler setting",
+                        Some("scaler settings are the scaler.* rows of the configuration reference (TK8S_SCALER_*)"),
                     ));
                 }
             }
         } else if !a.scaler_settings.is_empty() {
-            problems.push(format!("{name}.autoscaling.scaler_settings only apply to signal = \"tk8s\""));
+            problems.push(finding(format!("{name}.autoscaling.scaler_settings"), "only apply to signal = \"tk8s\"", None));
         }
         problems
     }
 
     /// The rules the controller's CRDs and webhook enforce, checked here so that a mistake names
     /// the deploy config instead of surfacing as a rejected apply.
-    fn check_controller(&self, wc: &WorkerController) -> Vec<String> {
+    fn check_controller(&self, wc: &WorkerController) -> Vec<Finding> {
         let mut problems = Vec::new();
         let host_port_ok = self.temporal.address.rsplit_once(':').is_some_and(|(h, p)| {
             !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') && p.chars().all(|c| c.is_ascii_digit())
         });
         if !host_port_ok {
-            problems.push(format!(
-                "temporal.address {:?}: the controller's Connection takes a plain host:port (letters, digits, '.', '-'); no scheme or IPv6 brackets",
-                self.temporal.address
+            problems.push(finding(
+                "temporal.address",
+                format!("= {:?}: the controller's Connection takes a plain host:port", self.temporal.address),
+                Some("letters, digits, '.' and '-', then the port; no scheme or IPv6 brackets"),
             ));
         }
-        if self.worker.autoscaling.as_ref().is_some_and(|a| a.mode == Scaler::Keda) {
-            problems.push("worker.autoscaling.mode = \"keda\" with worker.controller: use mode = \"hpa\" (rendered as a WorkerResourceTemplate, one HPA per worker build)".into());
+        if self.worker.autoscaling.as_ref().is_some_and(|a| a.mode == Autoscaler::Keda) {
+            problems.push(finding(
+                "worker.autoscaling.mode",
+                "= \"keda\" does not work with worker.controller",
+                Some("use mode = \"hpa\" (rendered as a WorkerResourceTemplate, one HPA per worker build)"),
+            ));
         }
         match (wc.rollout, wc.steps.is_empty()) {
-            (Rollout::Progressive, true) => problems.push(
-                "worker.controller.rollout = \"progressive\" needs steps, e.g. steps = [{ ramp_percentage = 10, pause = \"5m\" }]".into(),
-            ),
+            (Rollout::Progressive, true) => problems.push(finding(
+                "worker.controller.rollout",
+                "= \"progressive\" needs steps",
+                Some("e.g. steps = [{ ramp_percentage = 10, pause = \"5m\" }]"),
+            )),
             (Rollout::AllAtOnce | Rollout::Manual, false) => {
-                problems.push("worker.controller.steps only apply to rollout = \"progressive\"".into())
+                problems.push(finding("worker.controller.steps", "only apply to rollout = \"progressive\"", None))
             }
             _ => {}
         }
         if wc.steps.len() > 20 {
-            problems.push("worker.controller.steps: at most 20 steps".into());
+            problems.push(finding("worker.controller.steps", "has more than 20 steps", Some("the controller takes at most 20")));
         }
         let mut last = 0;
         for (i, step) in wc.steps.iter().enumerate() {
             if !(1..=99).contains(&step.ramp_percentage) || step.ramp_percentage <= last {
-                problems.push(format!(
-                    "worker.controller.steps[{i}].ramp_percentage = {}: each step must ramp further than the last, between 1 and 99",
-                    step.ramp_percentage
+                problems.push(finding(
+                    format!("worker.controller.steps[{i}].ramp_percentage"),
+                    format!("= {}: each step must ramp further than the last, between 1 and 99", step.ramp_percentage),
+                    None,
                 ));
             }
             last = step.ramp_percentage;
-            if tk8s_config::parse_duration(&step.pause).is_none_or(|d| d < Duration::from_secs(30)) {
-                problems.push(format!("worker.controller.steps[{i}].pause {:?} must be a duration of at least \"30s\"", step.pause));
-            }
-        }
-        for (key, value) in [("scaledown_delay", &wc.scaledown_delay), ("delete_delay", &wc.delete_delay)] {
-            if tk8s_config::parse_duration(value).is_none() {
-                problems.push(format!("worker.controller.{key} {value:?} is not a duration such as \"1h\""));
+            if step.pause.duration() < Duration::from_secs(30) {
+                problems.push(finding(
+                    format!("worker.controller.steps[{i}].pause"),
+                    format!("= {:?} must be at least \"30s\"", step.pause.as_str()),
+                    Some("the controller holds each step at least 30s"),
+                ));
             }
         }
         if wc.gate_workflow.as_ref().is_some_and(|g| g.trim().is_empty()) {
-            problems.push("worker.controller.gate_workflow is empty: name a workflow type, or leave it out".into());
+            problems.push(finding("worker.controller.gate_workflow", "is empty", Some("name a workflow type, or leave it out")));
         }
         problems
     }
@@ -662,14 +907,4 @@ impl DeployConfig {
         }
         c
     }
-}
-
-/// Parse a duration setting that [`DeployConfig::check`] already accepted.
-pub fn grace(role: &Role) -> Duration {
-    tk8s_config::parse_duration(&role.shutdown_grace).unwrap_or(Duration::from_secs(20))
-}
-
-/// A checked duration in the form Kubernetes' Go types parse (`"300s"`).
-pub fn go_duration(text: &str) -> String {
-    format!("{}s", tk8s_config::parse_duration(text).unwrap_or_default().as_secs())
 }

@@ -4,11 +4,12 @@
 //! chart cannot drift from `tk8s render`; a test runs `helm template` with every values file and
 //! compares the objects with the render of the matching environment.
 
-use crate::deploy::{DeployConfig, Scaler};
+use crate::deploy::{Autoscaler, DeployConfig};
 use crate::objects::{objects, role_env};
 use crate::output::to_yaml;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use tk8s_config::Role;
 use tk8s_config::spec as S;
 
 const REPO: &str = "@@REPO@@";
@@ -21,6 +22,9 @@ const MIN_TEXT: &str = "@@MIN_TEXT@@";
 const PULL_SECRETS: &str = "@@PULL_SECRETS@@";
 const MAX_TEXT: &str = "@@MAX_TEXT@@";
 
+/// The roles whose env and replicas are chart values (the scaler follows the worker's bounds).
+const VALUES_ROLES: [Role; 2] = [Role::Worker, Role::Orchestrator];
+
 fn env_sentinel(role: &str) -> String {
     format!("@@ENV_{role}@@")
 }
@@ -31,10 +35,10 @@ fn replicas_sentinel(role: &str) -> String {
 
 /// Values for one config: what the chart's templates read.
 fn values(c: &DeployConfig) -> Value {
-    let role = |r: &crate::deploy::Role, component: &str| {
-        let env: BTreeMap<String, String> = role_env(c, r, component);
+    let role = |r: &crate::deploy::RoleConfig, role: Role| {
+        let env: BTreeMap<String, String> = role_env(c, r, role);
         let mut v = json!({ "replicas": r.replicas, "env": env });
-        if let Some(a) = r.autoscaling.as_ref().filter(|a| a.mode != Scaler::None) {
+        if let Some(a) = r.autoscaling.as_ref().filter(|a| a.mode != Autoscaler::None) {
             v["autoscaling"] = json!({ "minReplicas": a.min_replicas, "maxReplicas": a.max_replicas });
         }
         v
@@ -43,10 +47,10 @@ fn values(c: &DeployConfig) -> Value {
         "namespace": c.app.namespace,
         "imagePullSecrets": c.app.image_pull_secrets.iter().map(|n| json!({ "name": n })).collect::<Vec<_>>(),
         "image": { "repository": c.app.image, "tag": c.app.tag },
-        "worker": role(&c.worker, "worker"),
     });
+    v[Role::Worker.name()] = role(&c.worker, Role::Worker);
     if let Some(o) = &c.orchestrator {
-        v["orchestrator"] = role(&o.role, "orchestrator");
+        v[Role::Orchestrator.name()] = role(&o.role, Role::Orchestrator);
     }
     if c.codec_server.is_some() {
         v["image"]["tk8sRepository"] = json!(c.tk8s_image());
@@ -117,7 +121,7 @@ fn mark(c: &DeployConfig, o: &mut Value) {
                 }
             }
         }
-        if component == "scaler"
+        if component == Role::Scaler.name()
             && let Some(Value::Array(env)) = o.pointer_mut("/spec/template/spec/containers/0/env")
         {
             // The scaler decides within the worker's autoscaling bounds: the same values.
@@ -129,7 +133,7 @@ fn mark(c: &DeployConfig, o: &mut Value) {
                 }
             }
         }
-        if component != "worker" && component != "orchestrator" {
+        if !VALUES_ROLES.iter().any(|r| r.name() == component) {
             return;
         }
         if let Some(c0) = o.pointer_mut("/spec/template/spec/containers/0") {
@@ -161,7 +165,7 @@ fn templatise(yaml: &str, app: &str) -> String {
         let indent = line.len() - line.trim_start().len();
         let pad = " ".repeat(indent);
         let trimmed = line.trim_start();
-        if let Some(role) = ["worker", "orchestrator"].iter().find(|r| trimmed == format!("env: '{}'", env_sentinel(r))) {
+        if let Some(role) = VALUES_ROLES.iter().map(|r| r.name()).find(|r| trimmed == format!("env: '{}'", env_sentinel(r))) {
             out.push_str(&format!("{pad}env:\n{pad}{{{{- range $name, $value := .Values.{role}.env }}}}\n{pad}- name: {{{{ $name }}}}\n{pad}  value: {{{{ $value | quote }}}}\n{pad}{{{{- end }}}}\n"));
             continue;
         }
@@ -183,7 +187,7 @@ fn templatise(yaml: &str, app: &str) -> String {
             .replace(&format!("'{MAX}'"), "{{ .Values.worker.autoscaling.maxReplicas }}")
             .replace(&format!("'{MIN_TEXT}'"), "{{ .Values.worker.autoscaling.minReplicas | quote }}")
             .replace(&format!("'{MAX_TEXT}'"), "{{ .Values.worker.autoscaling.maxReplicas | quote }}");
-        for role in ["worker", "orchestrator"] {
+        for role in VALUES_ROLES.iter().map(|r| r.name()) {
             l = l.replace(&format!("'{}'", replicas_sentinel(role)), &format!("{{{{ .Values.{role}.replicas }}}}"));
         }
         out.push_str(&l);

@@ -11,7 +11,8 @@ mod objects;
 mod output;
 
 pub use deploy::{
-    App, Auth, Autoscaling, CodecServer, DeployConfig, Environment, RampStep, Role, Rollout, Scaler, SkipCheck, Temporal, WorkerController,
+    App, Auth, Autoscaler, Autoscaling, CodecServer, DeployConfig, Environment, Provider, RampStep, RoleConfig, Rollout, SkipCheck, Span,
+    Temporal, VpaMode, WorkerController,
 };
 pub use lint::{Finding, LintReport, RULES, lint, lint_paths, parse_documents};
 pub use objects::{Object, admin_port, alert_groups, dashboard_panels, objects};
@@ -19,9 +20,9 @@ pub use output::{files, objects_for, to_yaml, write_all};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The deploy config is wrong; the message names `file:line` or the setting. Exit 78.
-    #[error("{0}")]
-    Config(String),
+    /// The deploy config is wrong; each problem names `file:line`, the key and a hint. Exit 78.
+    #[error(transparent)]
+    Config(#[from] tk8s_config::ConfigError),
     /// An input (deploy config, manifest) cannot be read. Exit 66.
     #[error("cannot read {}: {source}", path.display())]
     Read { path: std::path::PathBuf, source: std::io::Error },
@@ -36,11 +37,12 @@ pub enum RenderError {
 impl RenderError {
     /// The sysexits code a binary should exit with.
     pub fn exit_code(&self) -> u8 {
+        use tk8s_config::exit;
         match self {
-            RenderError::Config(_) => 78,
-            RenderError::Read { .. } => 66,
-            RenderError::Manifest { .. } => 65,
-            RenderError::Write { .. } => 73,
+            RenderError::Config(e) => e.exit_code(),
+            RenderError::Read { .. } => exit::NO_INPUT,
+            RenderError::Manifest { .. } => exit::DATA,
+            RenderError::Write { .. } => exit::CANT_CREATE,
         }
     }
 }

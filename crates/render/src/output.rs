@@ -4,10 +4,11 @@
 //! rendered for that environment.
 
 use crate::RenderError;
-use crate::deploy::{DeployConfig, Scaler};
+use crate::deploy::{Autoscaler, DeployConfig};
 use crate::objects::{Object, alert_groups, objects, role_env, scaler_env};
 use serde_json::{Value, json};
 use std::path::Path;
+use tk8s_config::Role;
 
 /// YAML text for `value`. The emitter follows YAML 1.2, but Kubernetes, Helm and PyYAML read
 /// YAML 1.1, where a bare `Off`, `yes` or `n` is a boolean: such strings are quoted.
@@ -111,7 +112,7 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
         worker_ops
             .push(json!({ "op": "replace", "path": "/spec/template/metadata/labels/app.kubernetes.io~1version", "value": env.app.tag }));
     }
-    let autoscaled = env.worker.autoscaling.as_ref().is_some_and(|a| a.mode != Scaler::None);
+    let autoscaled = env.worker.autoscaling.as_ref().is_some_and(|a| a.mode != Autoscaler::None);
     if !autoscaled && env.worker.replicas != base.worker.replicas {
         if managed {
             worker_ops.push(json!({ "op": "replace", "path": "/spec/replicas", "value": env.worker.replicas }));
@@ -121,12 +122,12 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
     }
     if let (Some(a), Some(b)) = (&env.worker.autoscaling, &base.worker.autoscaling) {
         let (kind, target, min, max) = match a.mode {
-            Scaler::Hpa => {
+            Autoscaler::Hpa => {
                 let kind = if managed { "WorkerResourceTemplate" } else { "HorizontalPodAutoscaler" };
                 (kind, hpa_target.clone(), format!("{hpa_spec}/minReplicas"), format!("{hpa_spec}/maxReplicas"))
             }
-            Scaler::Keda => ("ScaledObject", worker.clone(), "/spec/minReplicaCount".into(), "/spec/maxReplicaCount".into()),
-            Scaler::None => ("", String::new(), String::new(), String::new()),
+            Autoscaler::Keda => ("ScaledObject", worker.clone(), "/spec/minReplicaCount".into(), "/spec/maxReplicaCount".into()),
+            Autoscaler::None => ("", String::new(), String::new(), String::new()),
         };
         if !kind.is_empty() && (a.min_replicas != b.min_replicas || a.max_replicas != b.max_replicas) {
             patches.push(json!({
@@ -138,18 +139,19 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
             }));
         }
     }
-    let mut roles = vec![("worker", role_env(env, &env.worker, "worker"), role_env(base, &base.worker, "worker"))];
+    let mut roles = vec![(Role::Worker, role_env(env, &env.worker, Role::Worker), role_env(base, &base.worker, Role::Worker))];
     if let (Some(e), Some(b)) = (&env.orchestrator, &base.orchestrator) {
-        roles.push(("orchestrator", role_env(env, &e.role, "orchestrator"), role_env(base, &b.role, "orchestrator")));
+        roles.push((Role::Orchestrator, role_env(env, &e.role, Role::Orchestrator), role_env(base, &b.role, Role::Orchestrator)));
     }
     if let (Some(e), Some(b)) = (scaler_env(env), scaler_env(base)) {
-        roles.push(("scaler", e, b));
+        roles.push((Role::Scaler, e, b));
     }
-    for (component, e_env, b_env) in roles {
+    for (role, e_env, b_env) in roles {
+        let component = role.name();
         if e_env == b_env {
             continue;
         }
-        if component == "worker" && managed {
+        if role == Role::Worker && managed {
             let env_vars: Vec<Value> = e_env.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect();
             worker_ops.push(json!({ "op": "replace", "path": "/spec/template/spec/containers/0/env", "value": env_vars }));
             continue;
@@ -201,7 +203,15 @@ pub fn objects_for(config: &DeployConfig, environment: Option<&str>) -> Result<V
     match environment {
         None => Ok(objects(config)),
         Some(name) => {
-            let env = config.environments.get(name).ok_or_else(|| RenderError::Config(format!("no environment {name:?}")))?;
+            let env = config.environments.get(name).ok_or_else(|| {
+                let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+                RenderError::Config(tk8s_config::ConfigError::Invalid(vec![tk8s_config::Problem::new(
+                    tk8s_config::Origin::Flag("env".into()),
+                    None,
+                    format!("= {name:?} is not an environment of the deploy config"),
+                    Some(format!("environments: {}", if known.is_empty() { "none".into() } else { known.join(", ") })),
+                )]))
+            })?;
             Ok(objects(&config.for_environment(env)))
         }
     }

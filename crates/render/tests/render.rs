@@ -564,7 +564,17 @@ fn deploy_config_errors_name_the_file_and_line() {
     }
     let e = DeployConfig::parse(path, &good.replace("\nreplicas = 2", "\nreplica = 2")).unwrap_err().to_string();
     let line = good.lines().position(|l| l.starts_with("replicas = 2")).unwrap() + 1;
-    assert!(e.starts_with(&format!("deploy.toml:{line}:")), "{e}");
+    assert!(e.contains(&format!("\n- deploy.toml:{line}: worker.replica ")), "{e}");
+    // A cross-field mistake names the line of the key, the key, and how to fix it; exit 78.
+    let err = DeployConfig::parse(path, &good.replace("auth = \"none\"", "auth = \"mtls\"")).unwrap_err();
+    let line = good.lines().position(|l| l.starts_with("auth = ")).unwrap() + 1;
+    let e = err.to_string();
+    assert!(e.contains(&format!("- deploy.toml:{line}: temporal.auth = \"mtls\" needs temporal.tls_secret")), "{e}");
+    assert!(e.contains("hint: add tls_secret"), "{e}");
+    assert_eq!(err.exit_code(), 78);
+    // A value serde refuses names its key too.
+    let e = DeployConfig::parse(path, &controller_with("delete_delay = \"tomorrow\"")).unwrap_err().to_string();
+    assert!(e.contains("worker.controller.delete_delay is not valid: \"tomorrow\" is not a duration"), "{e}");
 }
 
 #[test]
@@ -688,10 +698,10 @@ fn every_rendered_env_var_is_a_known_setting_with_a_value_the_binary_accepts() {
                     }
                     let app =
                         tk8s_config::AppDefaults { name: "greeting".into(), task_queue: "greeting".into(), workflow_input: String::new() };
-                    let inputs = tk8s_config::Inputs { env: &env, args: &[], app: &app, cwd: Path::new("/") };
+                    let inputs = tk8s_config::Inputs { env: &env, flags: &Default::default(), app: &app, cwd: Path::new("/") };
                     if let Err(tk8s_config::ConfigError::Invalid(problems)) = tk8s_config::Config::load(&inputs) {
                         for p in &problems {
-                            let setting = p.key.and_then(tk8s_config::spec::by_key);
+                            let setting = p.key.as_deref().and_then(tk8s_config::spec::by_key);
                             let mounted = setting.is_some_and(|s| {
                                 matches!(s.kind, Kind::File | Kind::Dir)
                                     && env.get(s.env).is_some_and(|v| mounts.iter().any(|m| v.starts_with(m)))

@@ -35,17 +35,24 @@ pub struct Params {
     pub slots_per_replica: u64,
 }
 
+impl From<&tk8s_config::Scaler> for Params {
+    fn from(s: &tk8s_config::Scaler) -> Self {
+        Params {
+            target_utilization: s.target_utilization,
+            drain_within: s.drain_within,
+            min_replicas: s.min_replicas,
+            max_replicas: s.max_replicas,
+            scale_down_window: s.scale_down_window,
+            zero_after: s.zero_after,
+            slots_per_replica: s.slots_per_replica,
+        }
+    }
+}
+
+/// The settings table's defaults (`scaler.*`), never restated here.
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            target_utilization: 0.7,
-            drain_within: Duration::from_secs(60),
-            min_replicas: 1,
-            max_replicas: 10,
-            scale_down_window: Duration::from_secs(300),
-            zero_after: Duration::from_secs(600),
-            slots_per_replica: 100,
-        }
+        Params::from(&tk8s_config::Scaler::defaults())
     }
 }
 

@@ -336,19 +336,14 @@ mod tests {
     }
 
     #[test]
-    fn print_the_replay_table() {
-        for o in replay(&default_pool(), 20) {
-            eprintln!(
-                "{:<16} {:<13} drain {:>5} s  p95 wait {:>4} s  {:>7.1} replica-min  {:>3} events  {:>2} hits  {:>3} killed",
-                o.trace,
-                o.rule,
-                o.time_to_drain_s,
-                o.schedule_to_start_p95_s,
-                o.replica_minutes,
-                o.scale_events,
-                o.scale_downs_with_work_in_flight,
-                o.tasks_killed
-            );
+    fn every_rule_runs_every_trace_to_its_end() {
+        let all = replay(&default_pool(), 20);
+        let rules: std::collections::BTreeSet<&str> = all.iter().map(|o| o.rule).collect();
+        let traces: std::collections::BTreeSet<&str> = all.iter().map(|o| o.trace).collect();
+        assert_eq!(rules.len(), 3, "{rules:?}");
+        assert_eq!(all.len(), rules.len() * traces.len(), "one outcome per rule and trace");
+        for o in &all {
+            assert!(!o.replicas.is_empty() && o.replica_minutes > 0.0, "{} / {}: {o:?}", o.rule, o.trace);
         }
     }
 

@@ -372,10 +372,10 @@ pub fn app_env(address: &str) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
     env.insert("HOME".into(), "/nonexistent".into());
-    env.insert("TEMPORAL_ADDRESS".into(), address.into());
-    env.insert("TK8S_LOG_FORMAT".into(), "json".into());
-    env.insert("TK8S_READINESS_CHECK_INTERVAL".into(), "500ms".into());
-    env.insert("TK8S_CONNECT_TIMEOUT".into(), "10s".into());
+    env.insert(tk8s_config::spec::TEMPORAL_ADDRESS.env.into(), address.into());
+    env.insert(tk8s_config::spec::LOG_FORMAT.env.into(), "json".into());
+    env.insert(tk8s_config::spec::READINESS_CHECK_INTERVAL.env.into(), "500ms".into());
+    env.insert(tk8s_config::spec::TEMPORAL_CONNECT_TIMEOUT.env.into(), "10s".into());
     env
 }
 
@@ -390,8 +390,8 @@ impl Host {
     /// so no other process can take it first) and the port is read from the host's start log.
     pub fn spawn(bin: &Path, args: &[&str], env: &BTreeMap<String, String>) -> Host {
         let mut env = env.clone();
-        env.insert("TK8S_ADMIN_PORT".into(), "0".into());
-        env.insert("TK8S_ADMIN_BIND".into(), "127.0.0.1".into());
+        env.insert(tk8s_config::spec::ADMIN_PORT.env.into(), "0".into());
+        env.insert(tk8s_config::spec::ADMIN_BIND.env.into(), "127.0.0.1".into());
         Host { proc: Proc::spawn(bin, args, &env), admin_port: std::sync::OnceLock::new() }
     }
 
@@ -448,10 +448,10 @@ fn admin_port_in(log: &str) -> Option<u16> {
 pub fn codec_server(tk8s: &Path, port: Option<u16>, keys_dir: &Path, settings: &[(&str, &str)]) -> (Proc, u16) {
     let mut env = BTreeMap::new();
     env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
-    env.insert("TK8S_CODEC_KEYS_DIR".into(), keys_dir.display().to_string());
-    env.insert("TK8S_CODEC_SERVER_PORT".into(), port.unwrap_or(0).to_string());
-    env.insert("TK8S_CODEC_SERVER_BIND".into(), "127.0.0.1".into());
-    env.insert("TK8S_LOG_FORMAT".into(), "json".into());
+    env.insert(tk8s_config::spec::CODEC_KEYS_DIR.env.into(), keys_dir.display().to_string());
+    env.insert(tk8s_config::spec::CODEC_SERVER_PORT.env.into(), port.unwrap_or(0).to_string());
+    env.insert(tk8s_config::spec::CODEC_SERVER_BIND.env.into(), "127.0.0.1".into());
+    env.insert(tk8s_config::spec::LOG_FORMAT.env.into(), "json".into());
     for (k, v) in settings {
         env.insert(k.to_string(), v.to_string());
     }

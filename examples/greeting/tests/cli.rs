@@ -15,7 +15,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn every_command_answers_help_with_exit_0_and_the_text_is_kept() {
-    for command in [&[][..], &["worker"], &["orchestrator"], &["check"], &["probe"], &["config"], &["config", "show"]] {
+    for command in [&[][..], &["worker"], &["orchestrator"], &["scaler"], &["check"], &["probe"], &["config"], &["config", "show"]] {
         for flag in ["--help", "-h"] {
             let args: Vec<&str> = command.iter().copied().chain([flag]).collect();
             let out = greeting(&args);
@@ -26,10 +26,20 @@ fn every_command_answers_help_with_exit_0_and_the_text_is_kept() {
         let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(format!("{name}.txt"));
         tk8s_testkit::assert_snapshot(&snapshot, &String::from_utf8_lossy(&out.stdout));
     }
-    let worker = String::from_utf8_lossy(&greeting(&["worker", "--help"]).stdout).to_string();
-    for s in tk8s_config::spec::SETTINGS {
-        assert!(worker.contains(&format!("--{} ", s.flag)) && worker.contains(s.env), "worker --help lacks --{} / {}", s.flag, s.env);
+    // Each command lists exactly the settings its role reads; `config show` lists them all.
+    use tk8s_config::role::{Binary, Role};
+    let listed = |help: &str, flag: &str| help.contains(&format!("--{flag} "));
+    for role in Role::of(Binary::App) {
+        let help = String::from_utf8_lossy(&greeting(&[role.name, "--help"]).stdout).to_string();
+        for s in tk8s_config::spec::SETTINGS {
+            assert_eq!(listed(&help, s.flag), s.applies_to(role.role), "{} --help and --{}", role.name, s.flag);
+            assert!(!listed(&help, s.flag) || help.contains(s.env), "{} --help shows --{} without {}", role.name, s.flag, s.env);
+        }
     }
+    let show = String::from_utf8_lossy(&greeting(&["config", "show", "--help"]).stdout).to_string();
+    assert!(tk8s_config::spec::SETTINGS.iter().all(|s| listed(&show, s.flag)), "config show --help lacks a setting");
+    let scaler = String::from_utf8_lossy(&greeting(&["scaler", "--help"]).stdout).to_string();
+    assert!(scaler.contains("Scaler settings:\n      --scaler-bind"), "{scaler}");
 }
 
 #[test]

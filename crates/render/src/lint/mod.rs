@@ -8,6 +8,7 @@ mod rules;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
+use tk8s_config::Role;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
@@ -64,7 +65,7 @@ fn finding(rule: &'static str, o: &Value, message: String, hint: &str) -> Findin
 pub(crate) struct Host<'a> {
     object: &'a Value,
     container: &'a Value,
-    role: Option<String>,
+    role: Option<Role>,
     env: BTreeMap<String, String>,
 }
 
@@ -86,7 +87,9 @@ fn hosts<'a>(objects: &'a [Value]) -> Vec<Host<'a>> {
                     env.insert(name.to_string(), e["value"].as_str().map(String::from).unwrap_or_else(|| "<from secret>".into()));
                 }
             }
-            let role = c["args"][0].as_str().filter(|a| ["worker", "orchestrator", "scaler", "codec-server"].contains(a)).map(String::from);
+            // A container running one of the long-running roles of the role table.
+            let role =
+                c["args"][0].as_str().and_then(Role::from_name).filter(|r| r.spec().lifetime == tk8s_config::role::Lifetime::Service);
             if role.is_some() || env.keys().any(|k| k.starts_with(tk8s_config::spec::env::PREFIX)) {
                 out.push(Host { object: o, container: c, role, env });
             }

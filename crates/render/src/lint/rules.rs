@@ -7,6 +7,7 @@ use crate::objects::{PRIVATE_REGISTRY, admin_port};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tk8s_config::Role;
 use tk8s_config::spec as S;
 
 pub(super) const RULES: &[Rule] = &[
@@ -74,7 +75,7 @@ fn setting_duration(env: &BTreeMap<String, String>, setting: &S::Setting) -> Dur
 }
 
 fn is_codec_server(h: &Host<'_>) -> bool {
-    h.role.as_deref() == Some("codec-server")
+    h.role == Some(Role::CodecServer)
 }
 
 /// The port the host serves its probes on: the admin port, or the codec server's own.
@@ -172,12 +173,8 @@ fn scale_target(o: &Value) -> Option<(&Value, &str)> {
 
 /// TK003
 fn orchestrator_autoscaled(cx: &Context<'_>) -> Vec<Finding> {
-    let orchestrators: Vec<&str> = cx
-        .hosts
-        .iter()
-        .filter(|h| h.role.as_deref() == Some("orchestrator"))
-        .filter_map(|h| h.object["metadata"]["name"].as_str())
-        .collect();
+    let orchestrators: Vec<&str> =
+        cx.hosts.iter().filter(|h| h.role == Some(Role::Orchestrator)).filter_map(|h| h.object["metadata"]["name"].as_str()).collect();
     cx.objects
         .iter()
         .filter_map(|o| scale_target(o).map(|(_, name)| (o, name)))
@@ -287,9 +284,7 @@ fn missing_resources(cx: &Context<'_>) -> Vec<Finding> {
 fn several_orchestrators(cx: &Context<'_>) -> Vec<Finding> {
     cx.hosts
         .iter()
-        .filter(|h| {
-            h.role.as_deref() == Some("orchestrator") && h.object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) > 1
-        })
+        .filter(|h| h.role == Some(Role::Orchestrator) && h.object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) > 1)
         .map(|h| {
             finding(
                 "TK007",
@@ -413,11 +408,11 @@ fn follows_scaler(o: &Value) -> bool {
 /// that are still finishing work.
 fn scale_down_faster_than_drain(cx: &Context<'_>) -> Vec<Finding> {
     let scaler_window =
-        cx.hosts.iter().find(|h| h.role.as_deref() == Some("scaler")).map(|h| setting_duration(&h.env, &S::SCALER_SCALE_DOWN_WINDOW));
+        cx.hosts.iter().find(|h| h.role == Some(Role::Scaler)).map(|h| setting_duration(&h.env, &S::SCALER_SCALE_DOWN_WINDOW));
     let mut out = Vec::new();
     for o in cx.objects.iter().filter(|o| matches!(o["kind"].as_str(), Some("HorizontalPodAutoscaler" | "ScaledObject"))) {
         let Some((_, target)) = scale_target(o) else { continue };
-        let Some(host) = cx.hosts.iter().find(|h| h.object["metadata"]["name"] == target && h.role.as_deref() == Some("worker")) else {
+        let Some(host) = cx.hosts.iter().find(|h| h.object["metadata"]["name"] == target && h.role == Some(Role::Worker)) else {
             continue;
         };
         let mut window = autoscaler_window(o);

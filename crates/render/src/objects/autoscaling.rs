@@ -7,10 +7,10 @@ use crate::deploy::{Autoscaling, Signal};
 
 pub(crate) fn pdb(c: &DeployConfig) -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: meta(c, format!("{}-worker", c.app.name), "worker"),
+        metadata: meta(c, format!("{}-{}", c.app.name, Role::Worker), Role::Worker.name()),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(c.worker.max_unavailable)),
-            selector: Some(LabelSelector { match_labels: Some(selector_labels(c, "worker")), ..Default::default() }),
+            selector: Some(LabelSelector { match_labels: Some(selector_labels(c, Role::Worker.name())), ..Default::default() }),
             ..Default::default()
         }),
         ..Default::default()
@@ -22,7 +22,7 @@ pub(crate) fn pdb(c: &DeployConfig) -> PodDisruptionBudget {
 fn autoscaler_scale_down_window_s(c: &DeployConfig, a: &Autoscaling) -> i32 {
     match a.signal(c.worker.controller.is_some()) {
         Signal::Tk8s => 0,
-        Signal::Backlog => tk8s_config::parse_duration(&a.scale_down_window).map(|d| d.as_secs() as i32).unwrap_or(300),
+        Signal::Backlog => a.scale_down_window.duration().as_secs() as i32,
     }
 }
 
@@ -79,10 +79,10 @@ fn hpa_metrics(c: &DeployConfig, a: &Autoscaling) -> Vec<MetricSpec> {
 }
 
 pub(crate) fn hpa(c: &DeployConfig) -> Option<HorizontalPodAutoscaler> {
-    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Scaler::Hpa)?;
+    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Autoscaler::Hpa)?;
     let name = format!("{}-worker", c.app.name);
     Some(HorizontalPodAutoscaler {
-        metadata: meta(c, name.clone(), "worker"),
+        metadata: meta(c, name.clone(), Role::Worker.name()),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference { api_version: Some("apps/v1".into()), kind: "Deployment".into(), name },
             min_replicas: Some(a.min_replicas),
@@ -105,7 +105,7 @@ pub(crate) fn hpa(c: &DeployConfig) -> Option<HorizontalPodAutoscaler> {
 /// IsActive, so zero replicas only when the scaler says nothing waits, runs or is open). Signal
 /// `backlog`: KEDA's `temporal` trigger, which sees the backlog only.
 pub(crate) fn scaled_object(c: &DeployConfig) -> Option<Object> {
-    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Scaler::Keda)?;
+    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Autoscaler::Keda)?;
     let trigger = match a.signal(c.worker.controller.is_some()) {
         Signal::Tk8s => json!({
             "type": "external",
@@ -130,7 +130,7 @@ pub(crate) fn scaled_object(c: &DeployConfig) -> Option<Object> {
         value: json!({
             "apiVersion": "keda.sh/v1alpha1",
             "kind": "ScaledObject",
-            "metadata": { "name": format!("{}-worker", c.app.name), "namespace": c.app.namespace, "labels": labels(c, "worker") },
+            "metadata": { "name": format!("{}-worker", c.app.name), "namespace": c.app.namespace, "labels": labels(c, Role::Worker.name()) },
             "spec": {
                 "scaleTargetRef": { "name": format!("{}-worker", c.app.name) },
                 "minReplicaCount": a.min_replicas,
@@ -145,9 +145,10 @@ pub(crate) fn scaled_object(c: &DeployConfig) -> Option<Object> {
 }
 
 /// VerticalPodAutoscaler (CRD, kept as JSON). Memory only when an HPA already scales on CPU.
-pub(crate) fn vpa(c: &DeployConfig, role: &Role, component: &str) -> Option<Object> {
-    let mode = role.vpa.as_ref()?;
-    let hpa_on_cpu = component == "worker" && role.autoscaling.as_ref().is_some_and(|a| a.mode == Scaler::Hpa);
+pub(crate) fn vpa(c: &DeployConfig, config: &RoleConfig, role: Role) -> Option<Object> {
+    let component = role.name();
+    let mode = config.vpa.as_ref()?;
+    let hpa_on_cpu = role == Role::Worker && config.autoscaling.as_ref().is_some_and(|a| a.mode == Autoscaler::Hpa);
     let resources = if hpa_on_cpu { json!(["memory"]) } else { json!(["cpu", "memory"]) };
     let name = format!("{}-{component}", c.app.name);
     let value = json!({
@@ -156,11 +157,11 @@ pub(crate) fn vpa(c: &DeployConfig, role: &Role, component: &str) -> Option<Obje
         "metadata": { "name": name, "namespace": c.app.namespace, "labels": labels(c, component) },
         "spec": {
             "targetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
-            "updatePolicy": { "updateMode": mode },
+            "updatePolicy": { "updateMode": mode.name() },
             "resourcePolicy": { "containerPolicies": [{ "containerName": component, "controlledResources": resources }] },
         },
     });
-    Some(if controller_managed(c, component) {
+    Some(if controller_managed(c, role) {
         per_build(c, "vpa", value, "/spec/targetRef")
     } else {
         Object { file: format!("vpa-{component}.yaml"), value }

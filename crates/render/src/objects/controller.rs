@@ -23,7 +23,7 @@ pub(crate) fn connection(c: &DeployConfig) -> Object {
         value: json!({
             "apiVersion": CONTROLLER_API,
             "kind": "Connection",
-            "metadata": { "name": c.app.name, "namespace": c.app.namespace, "labels": labels(c, "worker") },
+            "metadata": { "name": c.app.name, "namespace": c.app.namespace, "labels": labels(c, Role::Worker.name()) },
             "spec": spec,
         }),
     }
@@ -37,8 +37,7 @@ pub(crate) fn worker_deployment(c: &DeployConfig, plain: &Deployment) -> Option<
     let spec = plain.spec.as_ref()?;
     let mut rollout = json!({ "strategy": wc.rollout.crd_name() });
     if !wc.steps.is_empty() {
-        rollout["steps"] =
-            wc.steps.iter().map(|s| json!({ "rampPercentage": s.ramp_percentage, "pauseDuration": go_duration(&s.pause) })).collect();
+        rollout["steps"] = wc.steps.iter().map(|s| json!({ "rampPercentage": s.ramp_percentage, "pauseDuration": s.pause.go() })).collect();
     }
     if let Some(gate) = &wc.gate_workflow {
         rollout["gate"] = json!({ "workflowType": gate });
@@ -46,7 +45,7 @@ pub(crate) fn worker_deployment(c: &DeployConfig, plain: &Deployment) -> Option<
     let mut wd_spec = json!({
         "template": serde_json::to_value(&spec.template).unwrap_or(Value::Null),
         "rollout": rollout,
-        "sunset": { "scaledownDelay": go_duration(&wc.scaledown_delay), "deleteDelay": go_duration(&wc.delete_delay) },
+        "sunset": { "scaledownDelay": wc.scaledown_delay.go(), "deleteDelay": wc.delete_delay.go() },
         "workerOptions": { "connectionRef": { "name": c.app.name }, "temporalNamespace": c.temporal.namespace },
     });
     if let Some(r) = spec.replicas {
@@ -78,7 +77,7 @@ pub(crate) fn per_build(c: &DeployConfig, what: &str, mut object: Value, target:
         value: json!({
             "apiVersion": CONTROLLER_API,
             "kind": "WorkerResourceTemplate",
-            "metadata": { "name": name, "namespace": c.app.namespace, "labels": labels(c, "worker") },
+            "metadata": { "name": name, "namespace": c.app.namespace, "labels": labels(c, Role::Worker.name()) },
             "spec": { "workerDeploymentRef": { "name": format!("{}-worker", c.app.name) }, "template": object },
         }),
     }

@@ -2,7 +2,7 @@
 //! probe paths and defaults come from `tk8s-config`'s settings table, the same source the binary
 //! reads, so a rendered manifest cannot disagree with the binary it runs.
 
-use crate::deploy::{Auth, DeployConfig, Resources, Role, Scaler, go_duration, grace};
+use crate::deploy::{Auth, Autoscaler, DeployConfig, Resources, RoleConfig, Span};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, ExternalMetricSource, HPAScalingRules, HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior,
@@ -22,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use tk8s_config::Role;
 use tk8s_config::spec as S;
 
 mod autoscaling;
@@ -133,23 +134,23 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
 
 /// Whether the temporal-worker-controller runs this role (it then supplies the connection:
 /// address, namespace, mTLS mount or API key, Worker Versioning env).
-fn controller_managed(c: &DeployConfig, component: &str) -> bool {
-    component == "worker" && c.worker.controller.is_some()
+fn controller_managed(c: &DeployConfig, role: Role) -> bool {
+    role == Role::Worker && c.worker.controller.is_some()
 }
 
 /// A role's container env: its settings, the drain grace, and the API key file it mounts.
-pub(crate) fn role_env(c: &DeployConfig, role: &Role, component: &str) -> BTreeMap<String, String> {
-    let mut env = role.settings.clone();
-    env.insert(S::SHUTDOWN_GRACE.env.into(), role.shutdown_grace.clone());
-    if c.temporal.auth == Auth::ApiKey && !controller_managed(c, component) {
+pub(crate) fn role_env(c: &DeployConfig, config: &RoleConfig, role: Role) -> BTreeMap<String, String> {
+    let mut env = config.settings.clone();
+    env.insert(S::SHUTDOWN_GRACE.env.into(), config.shutdown_grace.to_string());
+    if c.temporal.auth == Auth::ApiKey && !controller_managed(c, role) {
         env.insert(S::TEMPORAL_API_KEY_FILE.env.into(), format!("{API_KEY_DIR}/api-key"));
     }
     env
 }
 
-fn service_account(c: &DeployConfig, component: &str) -> ServiceAccount {
+fn service_account(c: &DeployConfig, role: Role) -> ServiceAccount {
     ServiceAccount {
-        metadata: meta(c, format!("{}-{component}", c.app.name), component),
+        metadata: meta(c, format!("{}-{role}", c.app.name), role.name()),
         automount_service_account_token: Some(false),
         ..Default::default()
     }
@@ -176,14 +177,14 @@ pub(crate) fn service(c: &DeployConfig, name: String, component: &str, port_name
 
 /// Every object for one configuration, in a stable order.
 pub fn objects(c: &DeployConfig) -> Vec<Object> {
-    let worker = deployment(c, &c.worker, "worker");
-    let mut out = vec![obj("configmap.yaml", &config_map(c)), obj("serviceaccount-worker.yaml", &service_account(c, "worker"))];
+    let worker = deployment(c, &c.worker, Role::Worker);
+    let mut out = vec![obj("configmap.yaml", &config_map(c)), obj("serviceaccount-worker.yaml", &service_account(c, Role::Worker))];
     match worker_deployment(c, &worker) {
         Some(wd) => out.extend([connection(c), wd]),
         None => out.push(obj("deployment-worker.yaml", &worker)),
     }
     out.extend([
-        obj("service-worker-metrics.yaml", &metrics_service(c, "worker")),
+        obj("service-worker-metrics.yaml", &metrics_service(c, Role::Worker)),
         obj("pdb-worker.yaml", &pdb(c)),
         obj("networkpolicy.yaml", &network_policy(c)),
     ]);
@@ -197,7 +198,7 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
     }
     out.extend(scaled_object(c));
     out.extend(scaler_objects(c));
-    out.extend(vpa(c, &c.worker, "worker"));
+    out.extend(vpa(c, &c.worker, Role::Worker));
     out.extend(secret_provider_class(c));
     if c.monitoring.prometheus_operator {
         out.push(service_monitor(c));
@@ -208,10 +209,10 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
     }
     out.extend(crate::codec_server::objects(c));
     if let Some(o) = &c.orchestrator {
-        out.push(obj("serviceaccount-orchestrator.yaml", &service_account(c, "orchestrator")));
-        out.push(obj("deployment-orchestrator.yaml", &deployment(c, &o.role, "orchestrator")));
-        out.push(obj("service-orchestrator-metrics.yaml", &metrics_service(c, "orchestrator")));
-        out.extend(vpa(c, &o.role, "orchestrator"));
+        out.push(obj("serviceaccount-orchestrator.yaml", &service_account(c, Role::Orchestrator)));
+        out.push(obj("deployment-orchestrator.yaml", &deployment(c, &o.role, Role::Orchestrator)));
+        out.push(obj("service-orchestrator-metrics.yaml", &metrics_service(c, Role::Orchestrator)));
+        out.extend(vpa(c, &o.role, Role::Orchestrator));
     }
     out
 }

@@ -5,9 +5,10 @@ use super::*;
 
 /// The admin port of a component's pods. The worker's is headless: its name resolves to every
 /// ready worker pod, which is how the scaler finds the workers' `/metrics`.
-pub(crate) fn metrics_service(c: &DeployConfig, component: &str) -> Service {
+pub(crate) fn metrics_service(c: &DeployConfig, role: Role) -> Service {
+    let component = role.name();
     let mut s = service(c, format!("{}-{component}-metrics", c.app.name), component, "admin", admin_port());
-    if component == "worker"
+    if role == Role::Worker
         && let Some(spec) = s.spec.as_mut()
     {
         spec.cluster_ip = Some("None".into());
@@ -19,7 +20,7 @@ pub(crate) fn metrics_service(c: &DeployConfig, component: &str) -> Service {
 /// desired replicas; `backlog`: the orchestrator's backlog gauge), as the adapter's Helm values
 /// take it (`rules.external`). `None` unless the worker has an HPA.
 pub fn adapter_rules(c: &DeployConfig) -> Option<Value> {
-    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Scaler::Hpa)?;
+    let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Autoscaler::Hpa)?;
     let (metric, by) = match a.signal(c.worker.controller.is_some()) {
         crate::deploy::Signal::Tk8s => ("tk8s_desired_worker_replicas", "task_queue"),
         crate::deploy::Signal::Backlog if c.worker.controller.is_some() => {

@@ -36,7 +36,11 @@ pub(crate) fn network_policy(c: &DeployConfig) -> NetworkPolicy {
                     key: "app.kubernetes.io/component".into(),
                     operator: "In".into(),
                     values: Some(
-                        ["worker", "orchestrator"].into_iter().chain(scaler_autoscaling(c).map(|_| "scaler")).map(String::from).collect(),
+                        [Role::Worker, Role::Orchestrator]
+                            .into_iter()
+                            .chain(scaler_autoscaling(c).map(|_| Role::Scaler))
+                            .map(|r| r.name().to_string())
+                            .collect(),
                     ),
                 }]),
             }),
@@ -49,7 +53,7 @@ pub(crate) fn network_policy(c: &DeployConfig) -> NetworkPolicy {
                     }),
                     // The scaler reads the workers' slots in use from their /metrics.
                     scaler_autoscaling(c).map(|_| NetworkPolicyIngressRule {
-                        from: Some(vec![component_pods(c, "scaler")]),
+                        from: Some(vec![component_pods(c, Role::Scaler.name())]),
                         ports: Some(vec![port(admin_port(), "TCP")]),
                     }),
                 ]

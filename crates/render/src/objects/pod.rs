@@ -123,7 +123,7 @@ pub(crate) fn spread_constraints(c: &DeployConfig, component: &str) -> Vec<Topol
 }
 
 /// The admin port, and the scaler's gRPC port on the scaler.
-fn container_ports(component: &str) -> Vec<ContainerPort> {
+fn container_ports(role: Role) -> Vec<ContainerPort> {
     let port = |name: &str, container_port: i32| ContainerPort {
         name: Some(name.into()),
         container_port,
@@ -131,17 +131,18 @@ fn container_ports(component: &str) -> Vec<ContainerPort> {
         ..Default::default()
     };
     let mut ports = vec![port("admin", admin_port())];
-    if component == "scaler" {
-        ports.push(port("scaler", scaler_port()));
+    if role == Role::Scaler {
+        ports.push(port(Role::Scaler.name(), scaler_port()));
     }
     ports
 }
 
-pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Deployment {
+pub(crate) fn deployment(c: &DeployConfig, config: &RoleConfig, role: Role) -> Deployment {
+    let component = role.name();
     let name = format!("{}-{component}", c.app.name);
-    let managed = controller_managed(c, component);
+    let managed = controller_managed(c, role);
     let env: Vec<EnvVar> =
-        role_env(c, role, component).into_iter().map(|(k, v)| EnvVar { name: k, value: Some(v), ..Default::default() }).collect();
+        role_env(c, config, role).into_iter().map(|(k, v)| EnvVar { name: k, value: Some(v), ..Default::default() }).collect();
     let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
     let mut mount = |volume: Volume, path: &str| {
         mounts.push(VolumeMount { name: volume.name.clone(), mount_path: path.into(), read_only: Some(true), ..Default::default() });
@@ -162,15 +163,15 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
         config_map_ref: Some(ConfigMapEnvSource { name: format!("{}-config", c.app.name), ..Default::default() }),
         ..Default::default()
     }];
-    let resources = resource_requirements(&role.resources);
+    let resources = resource_requirements(&config.resources);
     let container = Container {
         name: component.into(),
         image: Some(image.clone()),
         image_pull_policy: Some("Always".into()),
-        args: Some(vec![component.into()]),
+        args: Some(vec![role.name().into()]),
         env_from: Some(env_from.clone()),
         env: Some(env.clone()),
-        ports: Some(container_ports(component)),
+        ports: Some(container_ports(role)),
         startup_probe: Some(http_probe("admin", "/startupz", 2, 60)),
         readiness_probe: Some(http_probe("admin", "/readyz", 5, 2)),
         liveness_probe: Some(http_probe("admin", "/livez", 10, 3)),
@@ -184,7 +185,7 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
         name: "wait-for-temporal".into(),
         image: Some(image),
         image_pull_policy: Some("Always".into()),
-        args: Some(vec!["check".into()]),
+        args: Some(vec![Role::Check.name().into()]),
         env_from: Some(env_from),
         env: Some(vec![EnvVar { name: S::TEMPORAL_CONNECT_TIMEOUT.env.into(), value: Some("120s".into()), ..Default::default() }]),
         resources: Some(resources),
@@ -192,13 +193,13 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         ..Default::default()
     };
-    let spread = role.spread.then(|| spread_constraints(c, component));
-    let grace_s = grace(role).as_secs() as i64 + hard_deadline_s() + KILL_MARGIN_S;
+    let spread = config.spread.then(|| spread_constraints(c, component));
+    let grace_s = config.shutdown_grace.duration().as_secs() as i64 + hard_deadline_s() + KILL_MARGIN_S;
     let mut annotations = pod_annotations(c, admin_port());
     // An autoscaled worker leaves `replicas` to the HPA or KEDA.
-    let replicas = match &role.autoscaling {
-        Some(a) if a.mode != Scaler::None => None,
-        _ => Some(role.replicas),
+    let replicas = match &config.autoscaling {
+        Some(a) if a.mode != Autoscaler::None => None,
+        _ => Some(config.replicas),
     };
     let mut metadata = meta(c, name.clone(), component);
     let skips = skip_annotations(c);
@@ -217,8 +218,8 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".into()),
                 rolling_update: Some(RollingUpdateDeployment {
-                    max_surge: Some(IntOrString::Int(role.max_surge)),
-                    max_unavailable: Some(IntOrString::Int(if component == "orchestrator" { 0 } else { role.max_unavailable })),
+                    max_surge: Some(IntOrString::Int(config.max_surge)),
+                    max_unavailable: Some(IntOrString::Int(if role == Role::Orchestrator { 0 } else { config.max_unavailable })),
                 }),
             }),
             template: PodTemplateSpec {
@@ -234,8 +235,8 @@ pub(crate) fn deployment(c: &DeployConfig, role: &Role, component: &str) -> Depl
                     containers: vec![container],
                     topology_spread_constraints: spread,
                     image_pull_secrets: image_pull_secrets(c),
-                    readiness_gates: (!role.readiness_gates.is_empty())
-                        .then(|| role.readiness_gates.iter().map(|t| PodReadinessGate { condition_type: t.clone() }).collect()),
+                    readiness_gates: (!config.readiness_gates.is_empty())
+                        .then(|| config.readiness_gates.iter().map(|t| PodReadinessGate { condition_type: t.clone() }).collect()),
                     volumes: (!volumes.is_empty()).then_some(volumes),
                     ..Default::default()
                 }),
@@ -256,7 +257,7 @@ pub(crate) fn secret_provider_class(c: &DeployConfig) -> Option<Object> {
             "apiVersion": "secrets-store.csi.x-k8s.io/v1",
             "kind": "SecretProviderClass",
             "metadata": { "name": e.key_secret, "namespace": c.app.namespace, "labels": labels(c, "encryption") },
-            "spec": { "provider": p.provider, "parameters": p.parameters },
+            "spec": { "provider": p.provider.name(), "parameters": p.parameters },
         }),
     })
 }

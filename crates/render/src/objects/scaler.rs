@@ -9,7 +9,7 @@ use crate::deploy::{Autoscaling, Signal};
 
 /// The worker's autoscaling when the scaler decides it (signal `tk8s`, no controller).
 pub(crate) fn scaler_autoscaling(c: &DeployConfig) -> Option<&Autoscaling> {
-    c.worker.autoscaling.as_ref().filter(|a| a.mode != Scaler::None && a.signal(c.worker.controller.is_some()) == Signal::Tk8s)
+    c.worker.autoscaling.as_ref().filter(|a| a.mode != Autoscaler::None && a.signal(c.worker.controller.is_some()) == Signal::Tk8s)
 }
 
 /// The scaler's gRPC port (KEDA's external scaler protocol), from the settings table.
@@ -23,16 +23,16 @@ pub(crate) fn scaler_address(c: &DeployConfig) -> String {
 }
 
 /// The scaler as a role: small, one replica, the decision's bounds and window from the config.
-fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> Role {
+fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> RoleConfig {
     let mut settings = a.scaler_settings.clone();
     settings.insert(S::SCALER_MIN_REPLICAS.env.into(), a.min_replicas.to_string());
     settings.insert(S::SCALER_MAX_REPLICAS.env.into(), a.max_replicas.to_string());
-    settings.insert(S::SCALER_SCALE_DOWN_WINDOW.env.into(), a.scale_down_window.clone());
+    settings.insert(S::SCALER_SCALE_DOWN_WINDOW.env.into(), a.scale_down_window.to_string());
     settings.insert(
         S::SCALER_WORKER_METRICS.env.into(),
         format!("{}-worker-metrics.{}.svc.cluster.local:{}", c.app.name, c.app.namespace, admin_port()),
     );
-    Role {
+    RoleConfig {
         replicas: 1,
         resources: Resources {
             cpu_request: "50m".into(),
@@ -40,7 +40,7 @@ fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> Role {
             memory_request: "64Mi".into(),
             memory_limit: "128Mi".into(),
         },
-        shutdown_grace: "5s".into(),
+        shutdown_grace: Span::seconds(5),
         autoscaling: None,
         max_unavailable: 0,
         max_surge: 1,
@@ -54,7 +54,7 @@ fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> Role {
 
 /// The scaler container's env, when the scaler is rendered.
 pub(crate) fn scaler_env(c: &DeployConfig) -> Option<BTreeMap<String, String>> {
-    scaler_autoscaling(c).map(|a| role_env(c, &scaler_role(c, a), "scaler"))
+    scaler_autoscaling(c).map(|a| role_env(c, &scaler_role(c, a), Role::Scaler))
 }
 
 /// Pods of one component of this app, in the app's namespace.
@@ -66,16 +66,16 @@ pub(crate) fn component_pods(c: &DeployConfig, component: &str) -> NetworkPolicy
 }
 
 fn scaler_network_policy(c: &DeployConfig, a: &Autoscaling) -> NetworkPolicy {
-    let ingress = (a.mode == Scaler::Keda)
+    let ingress = (a.mode == Autoscaler::Keda)
         .then(|| NetworkPolicyIngressRule { from: Some(vec![ns(&a.keda_namespace)]), ports: Some(vec![port(scaler_port(), "TCP")]) });
     NetworkPolicy {
         metadata: meta(c, format!("{}-scaler", c.app.name), "network"),
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(c, "scaler")), ..Default::default() }),
+            pod_selector: Some(LabelSelector { match_labels: Some(selector_labels(c, Role::Scaler.name())), ..Default::default() }),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: Some(ingress.into_iter().collect()),
             egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![component_pods(c, "worker")]),
+                to: Some(vec![component_pods(c, Role::Worker.name())]),
                 ports: Some(vec![port(admin_port(), "TCP")]),
             }]),
         }),
@@ -87,10 +87,13 @@ pub(crate) fn scaler_objects(c: &DeployConfig) -> Vec<Object> {
     let Some(a) = scaler_autoscaling(c) else { return Vec::new() };
     let role = scaler_role(c, a);
     vec![
-        obj("serviceaccount-scaler.yaml", &service_account(c, "scaler")),
-        obj("deployment-scaler.yaml", &deployment(c, &role, "scaler")),
-        obj("service-scaler.yaml", &service(c, format!("{}-scaler", c.app.name), "scaler", "scaler", scaler_port())),
-        obj("service-scaler-metrics.yaml", &metrics_service(c, "scaler")),
+        obj("serviceaccount-scaler.yaml", &service_account(c, Role::Scaler)),
+        obj("deployment-scaler.yaml", &deployment(c, &role, Role::Scaler)),
+        obj(
+            "service-scaler.yaml",
+            &service(c, format!("{}-{}", c.app.name, Role::Scaler), Role::Scaler.name(), Role::Scaler.name(), scaler_port()),
+        ),
+        obj("service-scaler-metrics.yaml", &metrics_service(c, Role::Scaler)),
         obj("networkpolicy-scaler.yaml", &scaler_network_policy(c, a)),
     ]
 }
