@@ -20,7 +20,13 @@ fn command() -> Command {
         .subcommand(
             Command::new("init")
                 .about("Write a commented deploy config to start from")
-                .arg(Arg::new("file").value_name("FILE").default_value("tk8s-deploy.toml").value_parser(value_parser!(PathBuf))),
+                .arg(Arg::new("file").value_name("FILE").default_value("tk8s-deploy.toml").value_parser(value_parser!(PathBuf)))
+                .arg(
+                    Arg::new("name")
+                        .long("name")
+                        .value_name("APP")
+                        .help("The app's name (default: the current directory's name, if it is a DNS label)"),
+                ),
         )
         .subcommand(
             Command::new("render")
@@ -39,7 +45,13 @@ fn command() -> Command {
                         .value_name("DIR")
                         .required(true)
                         .value_parser(value_parser!(PathBuf))
-                        .help("Directory to write into"),
+                        .help("Directory to write into; the render owns it and removes files it no longer writes"),
+                )
+                .arg(
+                    Arg::new("force")
+                        .long("force")
+                        .action(ArgAction::SetTrue)
+                        .help("Take over a directory that holds files the render did not write (they are kept)"),
                 ),
         )
         .subcommand(
@@ -50,7 +62,7 @@ fn command() -> Command {
                     .num_args(1..)
                     .action(ArgAction::Append)
                     .value_parser(value_parser!(PathBuf))
-                    .help("Manifest files, or directories whose *.yaml files are read"),
+                    .help("Manifest files, or directories searched for *.yaml (a render's directory: its objects)"),
             ),
         )
         .subcommand(
@@ -130,7 +142,7 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(match matches.subcommand() {
-        Some(("init", m)) => init(m.get_one::<PathBuf>("file").cloned().unwrap_or_default()),
+        Some(("init", m)) => init(m.get_one::<PathBuf>("file").cloned().unwrap_or_default(), m.get_one::<String>("name").cloned()),
         Some(("render", m)) => render(m),
         Some(("lint", m)) => lint(m),
         Some((name @ ("deploy" | "restart" | "status"), m)) => cluster_command(name, m),
@@ -167,12 +179,20 @@ fn load(matches: &ArgMatches, env: &BTreeMap<String, String>) -> Result<Config, 
     })
 }
 
-fn init(path: PathBuf) -> u8 {
+fn init(path: PathBuf, name: Option<String>) -> u8 {
+    let name = name.unwrap_or_else(|| {
+        let dir = std::env::current_dir().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().to_lowercase()));
+        dir.filter(|n| tk8s_render::is_dns_label(n)).unwrap_or_else(|| "myapp".into())
+    });
+    if !tk8s_render::is_dns_label(&name) {
+        eprintln!("error: --name {name:?} is not a DNS label\n  hint: lowercase letters, digits and '-', at most 53 characters");
+        return exit::USAGE;
+    }
     if path.exists() {
         eprintln!("error: {} exists; not overwriting it\n  hint: pass another file name", path.display());
         return exit::CANT_CREATE;
     }
-    match std::fs::write(&path, tk8s_render::INIT_TEMPLATE) {
+    match std::fs::write(&path, tk8s_render::init_template(&name, None)) {
         Ok(()) => {
             println!("wrote {}; edit it, then: tk8s render --config {} --out deploy", path.display(), path.display());
             exit::OK
@@ -186,10 +206,22 @@ fn init(path: PathBuf) -> u8 {
 
 fn render(m: &ArgMatches) -> u8 {
     let (Some(config), Some(out)) = (m.get_one::<PathBuf>("config"), m.get_one::<PathBuf>("out")) else { return exit::USAGE };
-    let written = tk8s_render::DeployConfig::load(config).and_then(|deploy| tk8s_render::write_all(&deploy, out));
+    let written = tk8s_render::DeployConfig::load(config).and_then(|deploy| {
+        if deploy.code.is_none() {
+            eprintln!(
+                "warning: {} sets no app.binary: its task queue ({}) is not checked against the app's code\n  hint: set binary = \"target/release/<app>\" under [app]",
+                config.display(),
+                deploy.task_queue()
+            );
+        }
+        tk8s_render::write_all(&deploy, out, m.get_flag("force"))
+    });
     match written {
-        Ok(n) => {
-            println!("wrote {n} files under {}", out.display());
+        Ok(w) => {
+            for gone in &w.removed {
+                println!("removed {gone} (no longer rendered)");
+            }
+            println!("wrote {} files under {}", w.files, out.display());
             exit::OK
         }
         Err(e) => {

@@ -83,6 +83,7 @@ fn api_key(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Option<ApiKey> {
         (Some(k), None) => Some(ApiKey::Inline(Secret(k))),
         (None, Some(p)) => {
             match std::fs::read_to_string(&p) {
+                _ if !r.files_here => {}
                 Ok(k) if !k.trim().is_empty() => {}
                 _ => problems.push(r.problem(
                     &S::TEMPORAL_API_KEY_FILE,
@@ -116,7 +117,7 @@ fn client_cert(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> (Option<ClientC
         }
         for (name, slot) in [("tls.crt", &mut cert), ("tls.key", &mut key)] {
             let p = dir.join(name);
-            if p.is_file() {
+            if p.is_file() || !r.files_here {
                 *slot = Some(p);
             } else {
                 problems.push(r.problem(

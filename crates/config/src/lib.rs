@@ -41,6 +41,54 @@ pub struct AppDefaults {
     pub workflow_input: String,
 }
 
+/// What a hosted app's binary says about itself (`<app> config defaults --output json`): the
+/// defaults only its code knows, and the settings table it was built with. `tk8s render` reads
+/// it from the deploy config's `app.binary`, so a deploy config cannot silently disagree with
+/// the code it deploys.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AppReport {
+    /// The app's name: its binary's name and the image's `/usr/local/bin/<name>`.
+    pub name: String,
+    /// The toolkit version the binary was built with.
+    pub toolkit_version: String,
+    pub task_queue: String,
+    pub workflow_input: String,
+    /// Every setting's built-in default, by environment variable.
+    pub settings: BTreeMap<String, String>,
+}
+
+impl AppReport {
+    pub fn new(app: &AppDefaults) -> AppReport {
+        AppReport {
+            name: app.name.clone(),
+            toolkit_version: env!("CARGO_PKG_VERSION").into(),
+            task_queue: app.task_queue.clone(),
+            workflow_input: app.workflow_input.clone(),
+            settings: SETTINGS.iter().filter_map(|s| Some((s.env.to_string(), s.default?.to_string()))).collect(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<AppReport, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The same as `key = value` lines, for people.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "name = {}\ntoolkit_version = {}\ntask_queue = {}\nworkflow_input = {}\n",
+            self.name, self.toolkit_version, self.task_queue, self.workflow_input
+        );
+        for (k, v) in &self.settings {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+        out
+    }
+}
+
 /// Everything needed to load: the environment as a map, the settings flags clap parsed, the
 /// app's defaults, and the directory relative paths are resolved against.
 #[derive(Debug, Clone)]
@@ -193,7 +241,7 @@ impl Scaler {
     /// The scaler as the settings table's defaults describe it (what the simulator and the
     /// benchmark compare against), read through the same getters the loader uses.
     pub fn defaults() -> Scaler {
-        build::scaler(&resolved::Resolved(&[]), &mut Vec::new())
+        build::scaler(&resolved::Resolved::new(&[], true), &mut Vec::new())
     }
 }
 
@@ -276,6 +324,18 @@ pub struct Config {
 impl Config {
     /// Load and validate configuration from all layers.
     pub fn load(inputs: &Inputs<'_>) -> Result<Config, ConfigError> {
+        Config::load_as(inputs, true)
+    }
+
+    /// Check the environment a container of a pod will get, as the binary in it will when it
+    /// starts (every value and every cross-field rule), without the files it names: those are
+    /// mounted in the pod, not here. What `tk8s render` runs on each role's env.
+    pub fn check_pod_env(env: &BTreeMap<String, String>, app: &AppDefaults) -> Result<(), ConfigError> {
+        let inputs = Inputs { env, flags: &Flags::default(), app, cwd: Path::new("/") };
+        Config::load_as(&inputs, false).map(|_| ())
+    }
+
+    fn load_as(inputs: &Inputs<'_>, files_here: bool) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
         let mut layered = Layered::new();
 
@@ -365,7 +425,12 @@ impl Config {
                     Origin::File { .. } => base_dir.as_path(),
                     _ => inputs.cwd,
                 };
-                match value::check(setting, &entry.raw, base) {
+                let checked = match (&entry.raw, setting.kind) {
+                    // A path in a pod: only its form can be checked here.
+                    (Raw::Text(t), Kind::File | Kind::Dir) if !files_here && Path::new(t).is_absolute() => Ok(Value::Path(t.into())),
+                    _ => value::check(setting, &entry.raw, base),
+                };
+                match checked {
                     Ok(v) => Some((v, entry.origin)),
                     Err(r) => {
                         problems.push(Problem::new(
@@ -383,7 +448,7 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
-        let r = resolved::Resolved(&resolved);
+        let r = resolved::Resolved::new(&resolved, files_here);
         let config = build::build(&r, inputs, &mut problems);
         match config {
             Some(mut c) if problems.is_empty() => {

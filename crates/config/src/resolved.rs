@@ -9,15 +9,25 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub(crate) struct Resolved<'a>(pub(crate) &'a [(&'static Setting, Option<(Value, Origin)>)]);
+pub(crate) struct Resolved<'a> {
+    values: &'a [(&'static Setting, Option<(Value, Origin)>)],
+    /// Whether the files settings name are on this machine (a process starting) or only in a
+    /// pod that does not exist yet (`tk8s render` checking a role's env): then their contents
+    /// are not looked at.
+    pub(crate) files_here: bool,
+}
 
 /// Typed reads of checked values, by setting. Getters that return a plain value are for settings
 /// with a default (the value is then always there: the default is a layer); `opt_*` getters are
 /// for settings that may be unset. Asking for a setting as the wrong kind is a bug that debug
 /// builds (every test) stop at.
-impl Resolved<'_> {
+impl<'a> Resolved<'a> {
+    pub(crate) fn new(values: &'a [(&'static Setting, Option<(Value, Origin)>)], files_here: bool) -> Self {
+        Resolved { values, files_here }
+    }
+
     pub(crate) fn entry(&self, s: &Setting) -> Option<&(Value, Origin)> {
-        self.0.iter().find(|(r, _)| r.key == s.key).and_then(|(_, v)| v.as_ref())
+        self.values.iter().find(|(r, _)| r.key == s.key).and_then(|(_, v)| v.as_ref())
     }
     pub(crate) fn value(&self, s: &Setting) -> Option<Value> {
         self.entry(s).map(|(v, _)| v.clone()).or_else(|| s.default.and_then(|d| check(s, &Raw::Text(d.into()), Path::new("/")).ok()))

@@ -14,6 +14,10 @@ pub enum Invocation {
     /// `probe ENDPOINT`.
     Probe(String),
     ConfigShow,
+    /// `config defaults`: what the code defines, as JSON (`--output json`) or text.
+    ConfigDefaults {
+        json: bool,
+    },
 }
 
 fn after_help() -> String {
@@ -38,7 +42,10 @@ pub fn command(app: &str) -> Command {
         }
         cmd = cmd.subcommand(sub);
     }
-    cmd.subcommand(settings::config_command().mut_subcommand("show", |c| c.after_help(after_help())))
+    let defaults = Command::new("defaults")
+        .about("Print the defaults this app's code defines (name, task queue, workflow input, every setting's default); tk8s render compares its deploy config with them")
+        .arg(Arg::new("output").long("output").value_parser(["text", "json"]).default_value("text").help("Output format"));
+    cmd.subcommand(settings::config_command().mut_subcommand("show", |c| c.after_help(after_help())).subcommand(defaults))
 }
 
 /// The parsed command and the settings flags given to it.
@@ -52,6 +59,9 @@ pub fn parse(command: Command, args: &[String]) -> Result<(Invocation, Flags), c
         (Some(Role::Probe), _) => (Invocation::Probe(m.get_one::<String>("endpoint").cloned().unwrap_or_default()), m),
         (Some(role), _) => (Invocation::Role(role), m),
         (None, Some(("show", show))) => (Invocation::ConfigShow, show),
+        (None, Some(("defaults", d))) => {
+            return Ok((Invocation::ConfigDefaults { json: d.get_one::<String>("output").is_some_and(|o| o == "json") }, Flags::default()));
+        }
         (None, _) => return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand)),
     };
     Ok((invocation, settings::flags(sub)))

@@ -4,7 +4,7 @@
 //! reloaded in place, because Kubernetes rotates Secret volumes without restarting the pod.
 
 use crate::HostError;
-use crate::diagnose::{Diagnosis, Facts, diagnose};
+use crate::diagnose::{Diagnosis, Facts, Hint, diagnose};
 use crate::error::MaterialError;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
@@ -264,30 +264,49 @@ impl Prepared {
         let mut delay = Duration::from_millis(200);
         // Report the most telling failure seen: one with a hint beats a later one without.
         let mut telling: Option<Diagnosis> = None;
+        let host = self.options.target.host_str().map(String::from);
+        let port = self.options.target.port().unwrap_or(7233);
         let connection = loop {
-            match Connection::connect(self.options.clone()).await {
-                Ok(c) => break c,
-                Err(e) => {
-                    let diagnosis = match &e {
-                        // The transport was up: the first RPC failed after the TLS handshake.
-                        ClientConnectError::SystemInfoCallError(status) => diagnose(status, self.facts, true),
-                        other => diagnose(other, self.facts, false),
-                    };
-                    if started.elapsed() + delay >= deadline {
-                        let best = match telling {
-                            Some(t) if diagnosis.hint.is_none() => t,
-                            _ => diagnosis,
-                        };
-                        return Err(HostError::Connect(best));
-                    }
-                    warn!(error = %diagnosis.summary, retry_in_ms = delay.as_millis() as u64, "cannot connect to Temporal yet");
-                    if diagnosis.hint.is_some() {
-                        telling = Some(diagnosis);
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+            // Each attempt gets at most the time that is left, so the deadline holds.
+            let left = deadline.saturating_sub(started.elapsed());
+            let attempt = tokio::time::timeout(left.max(Duration::from_millis(1)), Connection::connect(self.options.clone())).await;
+            let failure = match attempt {
+                Ok(Ok(c)) => break c,
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    let summary = format!("no connection within {}", tk8s_config::format_duration(deadline));
+                    return Err(HostError::Connect(telling.unwrap_or(Diagnosis { summary, hint: None })));
                 }
+            };
+            let mut diagnosis = match &failure {
+                // The transport was up: the first RPC failed after the TLS handshake.
+                ClientConnectError::SystemInfoCallError(status) => diagnose(status, self.facts, true),
+                other => diagnose(other, self.facts, false),
+            };
+            if diagnosis.hint.is_none()
+                && let Some(host) = &host
+                && host.parse::<std::net::IpAddr>().is_err()
+                && tokio::time::timeout(Duration::from_secs(2), tokio::net::lookup_host((host.as_str(), port)))
+                    .await
+                    .is_ok_and(|r| r.is_err())
+            {
+                // Our own lookup of the name failed: a typo, or a Service in another namespace.
+                diagnosis.hint = Some(Hint::UnknownHost);
             }
+            let left = deadline.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                let best = match telling {
+                    Some(t) if diagnosis.hint.is_none() => t,
+                    _ => diagnosis,
+                };
+                return Err(HostError::Connect(best));
+            }
+            warn!(error = %diagnosis.summary, retry_in_ms = delay.min(left).as_millis() as u64, "cannot connect to Temporal yet");
+            if diagnosis.hint.is_some() {
+                telling = Some(diagnosis);
+            }
+            tokio::time::sleep(delay.min(left)).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         };
         let options = ClientOptions::new(namespace).data_converter(data_converter);
         let options = if self.traced { options.plugin(crate::traces::plugin()) } else { options };

@@ -34,6 +34,8 @@ pub enum Hint {
     CredentialsRejected,
     PlaintextServer,
     NothingListening,
+    /// The address's host name does not resolve (found by looking it up, not from error text).
+    UnknownHost,
 }
 
 impl fmt::Display for Hint {
@@ -78,6 +80,11 @@ impl fmt::Display for Hint {
             Hint::NothingListening => {
                 write!(f, "nothing accepts connections at {}: check the address and that the server is up", s::TEMPORAL_ADDRESS.env)
             }
+            Hint::UnknownHost => write!(
+                f,
+                "the host name in {} does not resolve: check its spelling; in Kubernetes a Service in another namespace is <service>.<namespace>.svc.cluster.local",
+                s::TEMPORAL_ADDRESS.env
+            ),
         }
     }
 }

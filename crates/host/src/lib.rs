@@ -12,6 +12,7 @@
 //! greeting check          # exit 0 once Temporal answers (for init containers)
 //! greeting probe readyz   # exit 0 if this container's own /readyz is 200 (HEALTHCHECK)
 //! greeting config show    # print every resolved setting and where it came from
+//! greeting config defaults --output json   # what the code defines (tk8s render checks it)
 //! ```
 
 mod admin;
@@ -121,6 +122,12 @@ impl App {
             Ok(parsed) => parsed,
             Err(e) => return cli::report(&e),
         };
+        if let cli::Invocation::ConfigDefaults { json } = invocation {
+            // What the code defines, whatever the environment says.
+            let report = tk8s_config::AppReport::new(&self.defaults);
+            print!("{}", if json { report.to_json() + "\n" } else { report.to_text() });
+            return exit::OK;
+        }
         let config = match Config::load(&tk8s_config::Inputs { env, flags: &flags, app: &self.defaults, cwd }) {
             Ok(config) => config,
             Err(e) => {
@@ -136,6 +143,7 @@ impl App {
                 print!("{}", config.show());
                 exit::OK
             }
+            cli::Invocation::ConfigDefaults { .. } => exit::OK,
         }
     }
 

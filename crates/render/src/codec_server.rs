@@ -59,7 +59,7 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
     let volumes: Vec<_> = volumes.into_iter().map(|(v, _)| v).collect();
     let container = Container {
         name: COMPONENT.into(),
-        image: Some(format!("{}:{}", c.tk8s_image(), c.app.tag)),
+        image: Some(c.tk8s_image_ref()),
         image_pull_policy: Some("Always".into()),
         command: Some(vec![TK8S_BINARY.into()]),
         args: Some(vec![COMPONENT.into()]),

@@ -87,6 +87,9 @@ pub struct DeployConfig {
     /// Policy checks (checkov ids) deliberately not met, each with the reason why.
     #[serde(default)]
     pub skip_checks: Vec<SkipCheck>,
+    /// What the app's binary says its code defines (from `app.binary`), once read.
+    #[serde(skip)]
+    pub code: Option<tk8s_config::AppReport>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -116,6 +119,11 @@ pub struct App {
     /// The registry needs credentials: `tk8s lint` then flags pods without a pull secret.
     #[serde(default)]
     pub private_registry: bool,
+    /// The app's built binary (relative to this file). `tk8s render` and `tk8s deploy` ask it for
+    /// the defaults its code defines (`<app> config defaults --output json`) and refuse a deploy
+    /// config that disagrees with them; `tk8s image build` puts it in the image.
+    #[serde(default)]
+    pub binary: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -410,10 +418,13 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct CodecServer {
     /// Image repository of `tk8s`; default: the app's repository with its last path segment
-    /// replaced by `tk8s` (`registry.example.com/greeting` -> `registry.example.com/tk8s`). The
-    /// tag is the app's: both images are built from the same commit.
+    /// replaced by `tk8s` (`registry.example.com/greeting` -> `registry.example.com/tk8s`).
     #[serde(default)]
     pub image: Option<String>,
+    /// Tag of the `tk8s` image; default: the version of the `tk8s` that renders (the codec
+    /// server is part of the toolkit, not of the app).
+    #[serde(default)]
+    pub tag: Option<String>,
     #[serde(default = "default_codec_replicas")]
     pub replicas: i32,
     /// The Temporal UI's origin(s), exactly as browsers send them.
@@ -502,15 +513,59 @@ pub struct Environment {
     pub image_pull_secrets: Option<Vec<String>>,
 }
 
+/// A name that can be an app's (object names, labels, the namespace): a DNS label short enough
+/// for the suffixes objects get (`-orchestrator-metrics`).
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 53
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Ask an app's binary what its code defines.
+fn ask_binary(binary: &Path) -> Result<tk8s_config::AppReport, String> {
+    if !binary.is_file() {
+        return Err(format!("= {} does not exist", binary.display()));
+    }
+    let out = std::process::Command::new(binary)
+        .args(["config", "defaults", "--output", "json"])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("= {} cannot be run: {e}", binary.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "= {} is not a temporal-k8s app: `config defaults --output json` failed ({}): {}",
+            binary.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    tk8s_config::AppReport::from_json(&String::from_utf8_lossy(&out.stdout))
+        .map_err(|e| format!("= {}: its `config defaults` output is not what tk8s expects: {e}", binary.display()))
+}
+
 /// A problem found after parsing, about one key, before it is placed in the file.
-struct Finding {
+#[derive(Debug)]
+pub struct KeyProblem {
     key: String,
     message: String,
     hint: Option<String>,
 }
 
-fn finding(key: impl Into<String>, message: impl Into<String>, hint: Option<&str>) -> Finding {
-    Finding { key: key.into(), message: message.into(), hint: hint.map(String::from) }
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.key, self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+fn finding(key: impl Into<String>, message: impl Into<String>, hint: Option<&str>) -> KeyProblem {
+    KeyProblem { key: key.into(), message: message.into(), hint: hint.map(String::from) }
 }
 
 /// Where each key of a TOML document is: its dotted path (`worker.controller.steps[1].pause`)
@@ -575,6 +630,13 @@ fn line_at(text: &str, offset: usize) -> usize {
 const REFERENCE_HINT: &str = "see the commented deploy config `tk8s init` writes, or the deploy config reference in the README";
 
 impl DeployConfig {
+    /// The `tk8s` image the codec server runs from, `repository:tag`: tagged with the toolkit's
+    /// version (the `tk8s` that rendered it), not the app's, unless `codec_server.tag` says.
+    pub fn tk8s_image_ref(&self) -> String {
+        let tag = self.codec_server.as_ref().and_then(|c| c.tag.clone()).unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+        format!("{}:{tag}", self.tk8s_image())
+    }
+
     /// The `tk8s` image repository the codec server runs from.
     pub fn tk8s_image(&self) -> String {
         if let Some(image) = self.codec_server.as_ref().and_then(|c| c.image.clone()) {
@@ -602,10 +664,19 @@ impl DeployConfig {
             };
             RenderError::Config(ConfigError::Invalid(vec![problem]))
         })?;
-        let findings = config.check();
+        let mut findings = config.check();
+        if findings.is_empty() {
+            findings = config.check_settings();
+        }
         if findings.is_empty() {
             return Ok(config);
         }
+        Err(Self::placed(path, text, findings))
+    }
+
+    /// Findings placed in the file: `path:line`, the key, the message and the hint.
+    fn placed(path: &Path, text: &str, findings: Vec<KeyProblem>) -> RenderError {
+        let at = |line: usize| Origin::File { path: path.to_path_buf(), line };
         let places = Places::of(text);
         let problems = findings
             .into_iter()
@@ -614,12 +685,95 @@ impl DeployConfig {
                 Problem::at_key(at(line), f.key, f.message, f.hint)
             })
             .collect();
-        Err(RenderError::Config(ConfigError::Invalid(problems)))
+        RenderError::Config(ConfigError::Invalid(problems))
     }
 
+    /// Read and parse a deploy config; with `app.binary`, also ask the binary what its code
+    /// defines and refuse a config that disagrees.
     pub fn load(path: &Path) -> Result<DeployConfig, RenderError> {
         let text = std::fs::read_to_string(path).map_err(|source| RenderError::Read { path: path.to_path_buf(), source })?;
-        DeployConfig::parse(path, &text)
+        let mut config = DeployConfig::parse(path, &text)?;
+        if let Some(binary) = config.app.binary.clone() {
+            let binary = path.parent().unwrap_or(Path::new(".")).join(binary);
+            let report = ask_binary(&binary).map_err(|message| {
+                Self::placed(
+                    path,
+                    &text,
+                    vec![KeyProblem {
+                        key: "app.binary".into(),
+                        message,
+                        hint: Some("build it first (cargo build --release), or point app.binary at the built binary".into()),
+                    }],
+                )
+            })?;
+            let findings = config.agree_with(report);
+            if !findings.is_empty() {
+                return Err(Self::placed(path, &text, findings));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Take what the code defines, or say where the deploy config disagrees with it.
+    pub fn agree_with(&mut self, code: tk8s_config::AppReport) -> Vec<KeyProblem> {
+        let mut findings = Vec::new();
+        if code.name != self.app.name {
+            findings.push(finding(
+                "app.name",
+                format!("= {:?}, but the binary is the app {:?} (image path /usr/local/bin/{})", self.app.name, code.name, code.name),
+                Some(&format!("set name = {:?}, or rename the app in its code (App::new)", code.name)),
+            ));
+        }
+        if let Some(queue) = &self.app.task_queue
+            && *queue != code.task_queue
+        {
+            findings.push(finding(
+                "app.task_queue",
+                format!("= {queue:?}, but the code's task queue is {:?}: pods would poll a queue nothing starts work on", code.task_queue),
+                Some("remove task_queue (the code's is used), or change App::task_queue in the code"),
+            ));
+        }
+        if findings.is_empty() {
+            self.code = Some(code);
+        }
+        findings
+    }
+
+    /// Each role's env checked the way its binary will check it at start: a value or a
+    /// combination the binary refuses (exit 78) is refused here, with the binary's own words.
+    fn check_settings(&self) -> Vec<KeyProblem> {
+        let app = tk8s_config::AppDefaults {
+            name: self.app.name.clone(),
+            task_queue: self.task_queue().to_string(),
+            workflow_input: self.code.as_ref().map(|c| c.workflow_input.clone()).unwrap_or_default(),
+        };
+        let mut findings = Vec::new();
+        for (role, table, env) in crate::objects::containers_env(self) {
+            let Err(e) = tk8s_config::Config::check_pod_env(&env, &app) else { continue };
+            for p in e.problems() {
+                let setting = p.key.as_deref().and_then(S::by_key);
+                let own = setting.filter(|s| self.own_setting(table, s.env)).map(|s| format!("{table}.{}", s.env));
+                let subject = setting.map(|s| s.env).unwrap_or("the environment");
+                findings.push(KeyProblem {
+                    key: own.clone().unwrap_or_else(|| table.to_string()),
+                    message: match own {
+                        Some(_) => format!("{} (the {role} would refuse it at start, exit 78)", p.message),
+                        None => format!("gives the {role} {subject} {} (it would refuse it at start, exit 78)", p.message),
+                    },
+                    hint: p.hint.clone(),
+                });
+            }
+        }
+        findings
+    }
+
+    /// Whether the deploy config table `table` sets `env` itself.
+    fn own_setting(&self, table: &str, env: &str) -> bool {
+        match table {
+            "worker.settings" => self.worker.settings.contains_key(env),
+            "orchestrator.settings" => self.orchestrator.as_ref().is_some_and(|o| o.role.settings.contains_key(env)),
+            _ => self.worker.autoscaling.as_ref().is_some_and(|a| a.scaler_settings.contains_key(env)),
+        }
     }
 
     /// The roles this config runs as pods of the app's image, with their part of the config.
@@ -629,15 +783,9 @@ impl DeployConfig {
     }
 
     /// What serde cannot see: rules across fields.
-    fn check(&self) -> Vec<Finding> {
+    fn check(&self) -> Vec<KeyProblem> {
         let mut problems = Vec::new();
-        let dns = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 53
-                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !s.starts_with('-')
-                && !s.ends_with('-')
-        };
+        let dns = is_dns_label;
         let dns_hint = Some("lowercase letters, digits and '-', at most 53 characters, e.g. \"orders\"");
         if !dns(&self.app.name) {
             problems.push(finding("app.name", format!("= {:?} must be a DNS label", self.app.name), dns_hint));
@@ -695,7 +843,7 @@ impl DeployConfig {
                     let hint = S::closest(key, S::SETTINGS.iter().map(|s| s.env))
                         .map(|k| format!("did you mean {k}?"))
                         .unwrap_or_else(|| "see the configuration reference in the README".into());
-                    problems.push(Finding {
+                    problems.push(KeyProblem {
                         key: format!("{name}.settings.{key}"),
                         message: "is not a known setting".into(),
                         hint: Some(hint),
@@ -783,7 +931,7 @@ impl DeployConfig {
         problems
     }
 
-    fn check_autoscaling(&self, name: &str, a: &Autoscaling) -> Vec<Finding> {
+    fn check_autoscaling(&self, name: &str, a: &Autoscaling) -> Vec<KeyProblem> {
         let mut problems = Vec::new();
         let floor = if a.mode == Autoscaler::Keda { 0 } else { 1 };
         if a.min_replicas < floor || a.max_replicas < a.min_replicas.max(1) {
@@ -823,7 +971,7 @@ impl DeployConfig {
 
     /// The rules the controller's CRDs and webhook enforce, checked here so that a mistake names
     /// the deploy config instead of surfacing as a rejected apply.
-    fn check_controller(&self, wc: &WorkerController) -> Vec<Finding> {
+    fn check_controller(&self, wc: &WorkerController) -> Vec<KeyProblem> {
         let mut problems = Vec::new();
         let host_port_ok = self.temporal.address.rsplit_once(':').is_some_and(|(h, p)| {
             !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') && p.chars().all(|c| c.is_ascii_digit())
@@ -880,8 +1028,10 @@ impl DeployConfig {
         problems
     }
 
+    /// The task queue: the deploy config's, else the code's (from `app.binary`), else the app's
+    /// name (which is also what `App::new` defaults it to).
     pub fn task_queue(&self) -> &str {
-        self.app.task_queue.as_deref().unwrap_or(&self.app.name)
+        self.app.task_queue.as_deref().or(self.code.as_ref().map(|c| c.task_queue.as_str())).unwrap_or(&self.app.name)
     }
 
     /// The config as one environment sees it.

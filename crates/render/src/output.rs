@@ -95,11 +95,6 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
         "labels": [{ "pairs": { "app.kubernetes.io/version": env.app.tag }, "includeSelectors": false, "includeTemplates": true }],
         "images": [{ "name": format!("{}", base.app.image), "newTag": env.app.tag }],
     });
-    if base.codec_server.is_some()
-        && let Some(images) = k["images"].as_array_mut()
-    {
-        images.push(json!({ "name": base.tk8s_image(), "newTag": env.app.tag }));
-    }
     let mut patches = Vec::new();
     let worker = format!("{}-worker", base.app.name);
     let managed = base.worker.controller.is_some();
@@ -189,13 +184,61 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
     k
 }
 
-/// Write every file under `out`, and remove rendered files that are no longer produced.
-pub fn write_all(config: &DeployConfig, out: &Path) -> Result<usize, RenderError> {
+/// The file in a render's output directory that lists what the render wrote: the next render
+/// removes what it no longer writes, and refuses a directory that has no such list.
+pub const MARKER: &str = ".tk8s-render";
+
+/// What [`write_all`] did.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub files: usize,
+    /// Files an earlier render wrote that this one no longer produces, now removed.
+    pub removed: Vec<String>,
+}
+
+/// Write every file under `out`, owning the directory: files an earlier render wrote and this
+/// one does not are removed (an HPA left behind after autoscaling was turned off would otherwise
+/// still be applied, and break `helm template`). A directory with other content and no
+/// [`MARKER`] is refused unless `force`, so a render never mixes with files it did not write.
+pub fn write_all(config: &DeployConfig, out: &Path, force: bool) -> Result<Written, RenderError> {
     let files = files(config);
+    let marker = out.join(MARKER);
+    let earlier: Vec<String> = match std::fs::read_to_string(&marker) {
+        Ok(text) => text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(String::from).collect(),
+        Err(_) => {
+            let occupied = std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
+            if occupied && !force {
+                return Err(RenderError::NotOurs { path: out.to_path_buf() });
+            }
+            Vec::new()
+        }
+    };
+    let mut removed = Vec::new();
+    for rel in earlier.iter().filter(|rel| !files.iter().any(|(f, _)| f == *rel)) {
+        // Only plain relative paths a render writes; a hand-edited list cannot reach outside.
+        if rel.split('/').any(|part| part == ".." || part.is_empty()) {
+            continue;
+        }
+        let path = out.join(rel);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|source| RenderError::Write { path: path.clone(), source })?;
+            removed.push(rel.clone());
+            // Directories the render no longer uses go too, once empty.
+            let mut dir = path.parent();
+            while let Some(d) = dir.filter(|d| *d != out) {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+    }
     for (rel, text) in &files {
         write(&out.join(rel), text)?;
     }
-    Ok(files.len())
+    let list: String = files.iter().map(|(rel, _)| format!("{rel}\n")).collect();
+    write(&marker, &format!("# Files written by `tk8s render`; the next render removes those it no longer writes.\n{list}"))?;
+    Ok(Written { files: files.len(), removed })
 }
 
 /// Objects for an environment (what an overlay must produce), or the base.

@@ -101,7 +101,7 @@ fn committed_greeting_assets_are_current() {
     let wanted: BTreeMap<String, String> = files(&greeting()).into_iter().collect();
     if std::env::var_os("TK8S_BLESS").is_some() {
         let _ = std::fs::remove_dir_all(&dir);
-        tk8s_render::write_all(&greeting(), &dir).unwrap();
+        tk8s_render::write_all(&greeting(), &dir, false).unwrap();
     }
     let mut found = BTreeMap::new();
     let mut stack = vec![dir.clone()];
@@ -118,6 +118,10 @@ fn committed_greeting_assets_are_current() {
             }
         }
     }
+    // The render's own list of what it wrote: exactly the files.
+    let listed: Vec<String> =
+        found.remove(tk8s_render::MARKER).unwrap_or_default().lines().filter(|l| !l.starts_with('#')).map(String::from).collect();
+    assert_eq!(listed, wanted.keys().cloned().collect::<Vec<_>>(), "{} lists other files", tk8s_render::MARKER);
     let stale: Vec<&String> =
         wanted.keys().filter(|k| found.get(*k) != wanted.get(*k)).chain(found.keys().filter(|k| !wanted.contains_key(*k))).collect();
     assert!(stale.is_empty(), "deploy/greeting is stale ({stale:?}); run `TK8S_BLESS=1 cargo test -p tk8s-render committed`");
@@ -191,7 +195,7 @@ fn rendered_dirs() -> Vec<(&'static str, DeployConfig, PathBuf, Option<tempfile:
     let mut out = vec![("greeting", greeting(), root().join("deploy/greeting"), None)];
     for (name, config) in [("controller+mtls", controller_mtls()), ("controller+api-key", controller_api_key())] {
         let tmp = tempfile::tempdir().unwrap();
-        tk8s_render::write_all(&config, tmp.path()).unwrap();
+        tk8s_render::write_all(&config, tmp.path(), false).unwrap();
         out.push((name, config, tmp.path().to_path_buf(), Some(tmp)));
     }
     out
@@ -485,9 +489,16 @@ fn the_codec_server_is_authenticated_isolated_and_runs_from_the_tk8s_image() {
 #[test]
 fn the_init_template_parses_renders_and_lints_clean_with_its_options_on() {
     let path = Path::new("tk8s-deploy.toml");
-    let plain = DeployConfig::parse(path, tk8s_render::INIT_TEMPLATE).expect("tk8s init's file parses");
+    let template = tk8s_render::init_template("orders", None);
+    let plain = DeployConfig::parse(path, &template).expect("tk8s init's file parses");
+    assert_eq!(plain.app.name, "orders");
+    assert!(!template.contains("greeting"), "the template names only the app");
+    let kinds: Vec<String> = objects(&plain).iter().map(|o| o.value["kind"].as_str().unwrap().to_string()).collect();
+    for operator_only in ["ServiceMonitor", "PrometheusRule", "ScaledObject", "HorizontalPodAutoscaler"] {
+        assert!(!kinds.iter().any(|k| k == operator_only), "{operator_only} by default: {kinds:?}");
+    }
     // Its commented-out options, switched on together.
-    let all = common::uncomment(&common::uncomment(tk8s_render::INIT_TEMPLATE, "encryption"), "codec_server")
+    let all = common::uncomment(&common::uncomment(&template, "encryption"), "codec_server")
         .replace("# [worker.controller]", "[worker.controller]")
         .replace("# otlp_endpoint = ", "otlp_endpoint = ")
         .replace("# image_pull_secrets = ", "image_pull_secrets = ")
@@ -715,4 +726,111 @@ fn every_rendered_env_var_is_a_known_setting_with_a_value_the_binary_accepts() {
         }
     }
     assert!(checked > 100, "only {checked} env vars checked");
+}
+
+#[test]
+fn settings_the_binary_would_refuse_are_refused_with_its_own_words() {
+    let path = Path::new("deploy.toml");
+    let good = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap();
+    let cases = [
+        (
+            good.replace("TK8S_MAX_CONCURRENT_ACTIVITIES = \"100\"", "TK8S_MAX_CONCURRENT_ACTIVITIES = \"lots\""),
+            "worker.settings.TK8S_MAX_CONCURRENT_ACTIVITIES = \"lots\" is not valid: expected a whole number from 1 to 10000",
+        ),
+        (
+            good.replace("TK8S_ORCHESTRATOR_INTERVAL = \"30s\"", "TK8S_ORCHESTRATOR_INTERVAL = \"30\""),
+            "orchestrator.settings.TK8S_ORCHESTRATOR_INTERVAL = \"30\" is not valid: expected a duration",
+        ),
+        (
+            // A combination, not a value: the binary's cross-field rule.
+            good.replace("TK8S_MAX_CONCURRENT_ACTIVITIES = \"100\"", "TEMPORAL_DEPLOYMENT_NAME = \"greeting\""),
+            "worker.settings.TEMPORAL_DEPLOYMENT_NAME is set alone",
+        ),
+        (good.replace("TK8S_MAX_CONCURRENT_ACTIVITIES", "TK8S_MAX_CONCURENT_ACTIVITIES"), "did you mean TK8S_MAX_CONCURRENT_ACTIVITIES?"),
+    ];
+    for (text, wanted) in cases {
+        let err = DeployConfig::parse(path, &text).expect_err(wanted);
+        assert!(err.to_string().contains(wanted), "{err}");
+        assert_eq!(err.exit_code(), 78);
+    }
+}
+
+#[test]
+fn a_deploy_config_that_disagrees_with_the_code_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A stand-in for an app binary: it answers `config defaults --output json` as tk8s-host does.
+    let binary = dir.path().join("orders");
+    let report = tk8s_config::AppReport {
+        name: "greeting".into(),
+        toolkit_version: "0.1.0".into(),
+        task_queue: "orders".into(),
+        workflow_input: "{}".into(),
+        settings: Default::default(),
+    };
+    std::fs::write(&binary, format!("#!/bin/sh\ncat <<'JSON'\n{}\nJSON\n", report.to_json())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let good = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap();
+    let with_binary = good.replace("tag = \"0.1.0\"", "tag = \"0.1.0\"\nbinary = \"orders\"");
+    // No task queue in the deploy config: the code's is rendered, not the app's name.
+    let config_path = dir.path().join("deploy.toml");
+    std::fs::write(&config_path, &with_binary).unwrap();
+    let config = DeployConfig::load(&config_path).unwrap();
+    assert_eq!(config.task_queue(), "orders");
+    let cm = objects(&config).into_iter().find(|o| o.value["kind"] == "ConfigMap").unwrap();
+    assert_eq!(cm.value["data"]["TK8S_TASK_QUEUE"], "orders");
+    // A task queue that disagrees with the code is refused, naming the line.
+    std::fs::write(&config_path, with_binary.replace("# task_queue = \"greeting\"", "task_queue = \"greeting\"")).unwrap();
+    let e = DeployConfig::load(&config_path).unwrap_err().to_string();
+    assert!(e.contains("app.task_queue = \"greeting\", but the code's task queue is \"orders\""), "{e}");
+    assert!(e.contains("deploy.toml:"), "{e}");
+    // A missing binary is an error, not a silent skip.
+    std::fs::write(&config_path, good.replace("tag = \"0.1.0\"", "tag = \"0.1.0\"\nbinary = \"missing\"")).unwrap();
+    let e = DeployConfig::load(&config_path).unwrap_err().to_string();
+    assert!(e.contains("app.binary = ") && e.contains("does not exist") && e.contains("cargo build --release"), "{e}");
+}
+
+#[test]
+fn a_render_owns_its_directory_and_lint_finds_its_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("deploy");
+    let with_hpa = greeting();
+    tk8s_render::write_all(&with_hpa, &out, false).unwrap();
+    assert!(out.join("plain/hpa-worker.yaml").is_file());
+    // Autoscaling off: the HPA, the scaler and the adapter rule go with it.
+    let mut without = greeting();
+    without.worker.autoscaling = None;
+    let written = tk8s_render::write_all(&without, &out, false).unwrap();
+    for gone in ["plain/hpa-worker.yaml", "kustomize/base/hpa-worker.yaml", "plain/deployment-scaler.yaml", "prometheus/adapter-rules.yaml"]
+    {
+        assert!(!out.join(gone).exists(), "{gone} is stale");
+        assert!(written.removed.iter().any(|r| r == gone), "{gone} not reported: {:?}", written.removed);
+    }
+    let on_disk = walk(&out).len();
+    assert_eq!(on_disk, files(&without).len() + 1, "exactly the render's files and its list");
+    // lint on the render root lints its objects (not 0), and on an empty directory fails.
+    let report = tk8s_render::lint_paths(&[out.clone()]).unwrap();
+    assert_eq!(report.objects, objects(&without).len(), "{report:?}");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = tk8s_render::lint_paths(&[empty.clone()]).unwrap_err();
+    assert_eq!(e.exit_code(), 66, "{e}");
+    // A directory the render did not write is refused, unless forced.
+    std::fs::write(empty.join("mine.txt"), "x").unwrap();
+    let e = tk8s_render::write_all(&without, &empty, false).unwrap_err();
+    assert!(e.to_string().contains("--force"), "{e}");
+    tk8s_render::write_all(&without, &empty, true).unwrap();
+    assert!(empty.join("mine.txt").is_file(), "forcing keeps what the render did not write");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
 }

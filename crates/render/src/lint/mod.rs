@@ -118,23 +118,52 @@ pub struct LintReport {
     pub findings: Vec<Finding>,
 }
 
-/// Lint files, and the `*.yaml`/`*.yml` files directly inside directories, in name order.
+/// The manifest files under `dir`, recursively, in name order. A render's output directory
+/// (it has the render's marker) is linted through its `plain/` objects, which the kustomize
+/// base and the chart repeat; a Helm chart's templates are not YAML until rendered, so a
+/// directory holding a `Chart.yaml` is left out (lint `helm template`'s output instead).
+fn manifests_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), crate::RenderError> {
+    use crate::RenderError;
+    if dir.join(crate::output::MARKER).is_file() && dir.join("plain").is_dir() {
+        return manifests_under(&dir.join("plain"), out);
+    }
+    if dir.join("Chart.yaml").is_file() {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| RenderError::Read { path: dir.to_path_buf(), source })?;
+    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            manifests_under(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Lint files, and the manifests under directories (see [`manifests_under`]). Finding no
+/// Kubernetes object at all is an error: a lint that checked nothing must not pass.
 pub fn lint_paths(paths: &[std::path::PathBuf]) -> Result<LintReport, crate::RenderError> {
     use crate::RenderError;
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|source| RenderError::Read { path: path.clone(), source })?;
-            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml")));
+            manifests_under(path, &mut files)?;
         } else {
             files.push(path.clone());
         }
     }
-    files.sort();
     let mut objects = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|source| RenderError::Read { path: file.clone(), source })?;
-        objects.extend(parse_documents(&text).map_err(|reason| RenderError::Manifest { path: file.clone(), reason })?);
+        let docs = parse_documents(&text).map_err(|reason| RenderError::Manifest { path: file.clone(), reason })?;
+        // Objects have a kind; other YAML (values files, alert rule groups) is not linted.
+        objects.extend(docs.into_iter().filter(|d| d["kind"].is_string()));
+    }
+    if objects.is_empty() {
+        return Err(RenderError::NothingToLint { paths: paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ") });
     }
     Ok(LintReport { files: files.len(), objects: objects.len(), findings: lint(&objects) })
 }

@@ -132,6 +132,27 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
     ConfigMap { metadata: meta(c, format!("{}-config", c.app.name), "config"), data: Some(data), ..Default::default() }
 }
 
+/// The environment a role's container starts with: the shared ConfigMap, then its own env
+/// (which Kubernetes lets override the ConfigMap). What the binary in it will check.
+pub(crate) fn container_env(c: &DeployConfig, config: &RoleConfig, role: Role) -> BTreeMap<String, String> {
+    let mut env = config_map(c).data.unwrap_or_default();
+    env.extend(role_env(c, config, role));
+    env
+}
+
+/// Each role's container env from the app's image, with the deploy config table its own
+/// settings come from (for messages).
+pub(crate) fn containers_env(c: &DeployConfig) -> Vec<(Role, &'static str, BTreeMap<String, String>)> {
+    let mut out = vec![(Role::Worker, "worker.settings", container_env(c, &c.worker, Role::Worker))];
+    if let Some(o) = &c.orchestrator {
+        out.push((Role::Orchestrator, "orchestrator.settings", container_env(c, &o.role, Role::Orchestrator)));
+    }
+    if let Some(a) = scaler_autoscaling(c) {
+        out.push((Role::Scaler, "worker.autoscaling.scaler_settings", container_env(c, &scaler_role(c, a), Role::Scaler)));
+    }
+    out
+}
+
 /// Whether the temporal-worker-controller runs this role (it then supplies the connection:
 /// address, namespace, mTLS mount or API key, Worker Versioning env).
 fn controller_managed(c: &DeployConfig, role: Role) -> bool {

@@ -23,7 +23,7 @@ pub(crate) fn scaler_address(c: &DeployConfig) -> String {
 }
 
 /// The scaler as a role: small, one replica, the decision's bounds and window from the config.
-fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> RoleConfig {
+pub(crate) fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> RoleConfig {
     let mut settings = a.scaler_settings.clone();
     settings.insert(S::SCALER_MIN_REPLICAS.env.into(), a.min_replicas.to_string());
     settings.insert(S::SCALER_MAX_REPLICAS.env.into(), a.max_replicas.to_string());
