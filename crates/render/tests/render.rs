@@ -809,11 +809,11 @@ fn a_render_owns_its_directory_and_lint_finds_its_objects() {
     let on_disk = walk(&out).len();
     assert_eq!(on_disk, files(&without).len() + 1, "exactly the render's files and its list");
     // lint on the render root lints its objects (not 0), and on an empty directory fails.
-    let report = tk8s_render::lint_paths(&[out.clone()]).unwrap();
+    let report = tk8s_render::lint_paths(std::slice::from_ref(&out)).unwrap();
     assert_eq!(report.objects, objects(&without).len(), "{report:?}");
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let e = tk8s_render::lint_paths(&[empty.clone()]).unwrap_err();
+    let e = tk8s_render::lint_paths(std::slice::from_ref(&empty)).unwrap_err();
     assert_eq!(e.exit_code(), 66, "{e}");
     // A directory the render did not write is refused, unless forced.
     std::fs::write(empty.join("mine.txt"), "x").unwrap();
