@@ -6,7 +6,8 @@
 //! overlays.
 
 use crate::RenderError;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -58,6 +59,26 @@ impl fmt::Display for Span {
     }
 }
 
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl JsonSchema for Span {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$|^0$",
+            "description": "A duration: a number and a unit (ms, s, m, h, d), e.g. \"20s\", \"5m\", \"1h30m\"."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
         let text = String::deserialize(d)?;
@@ -67,22 +88,29 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
+    /// The app: its name, image and namespace.
     pub app: App,
+    /// How the pods reach Temporal.
     pub temporal: Temporal,
     #[serde(default)]
+    /// Payload encryption with the codec key ring (keys from a Secret or an external store).
     pub encryption: Option<Encryption>,
+    /// The worker role: polls the task queue, runs workflows and activities.
     pub worker: RoleConfig,
     #[serde(default)]
+    /// The orchestrator role (optional): starts workflows.
     pub orchestrator: Option<Orchestrator>,
     #[serde(default)]
+    /// Metrics, alerts, dashboards and traces.
     pub monitoring: Monitoring,
     /// Deploy `tk8s codec-server` next to the app, for the Temporal UI and CLI.
     #[serde(default)]
     pub codec_server: Option<CodecServer>,
     #[serde(default)]
+    /// Named environments (kustomize overlays, Helm values files), each overriding a few keys.
     pub environments: BTreeMap<String, Environment>,
     /// Policy checks (checkov ids) deliberately not met, each with the reason why.
     #[serde(default)]
@@ -92,20 +120,23 @@ pub struct DeployConfig {
     pub code: Option<tk8s_config::AppReport>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SkipCheck {
+    /// The checkov check id, e.g. `CKV_K8S_43`.
     pub id: String,
+    /// Why the check is not met (a sentence at least).
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct App {
     /// App name: object names and the `app.kubernetes.io/name` label.
     pub name: String,
     /// Image repository, e.g. `registry.example.com/greeting`.
     pub image: String,
+    /// Image tag of this release.
     pub tag: String,
     /// Kubernetes namespace the app runs in.
     pub namespace: String,
@@ -126,7 +157,7 @@ pub struct App {
     pub binary: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Auth {
     None,
@@ -136,13 +167,15 @@ pub enum Auth {
     ApiKey,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Temporal {
     /// `host:port` of the Temporal frontend.
     pub address: String,
+    /// Temporal namespace.
     #[serde(default = "default_namespace")]
     pub namespace: String,
+    /// `none`, `mtls` (needs `tls_secret`) or `api-key` (needs `api_key_secret`).
     pub auth: Auth,
     /// Secret holding the client certificate (auth = "mtls").
     #[serde(default)]
@@ -151,6 +184,7 @@ pub struct Temporal {
     #[serde(default)]
     pub api_key_secret: Option<String>,
     #[serde(default)]
+    /// Name to verify in the server certificate, when it differs from the address host.
     pub server_name: Option<String>,
 }
 
@@ -158,7 +192,7 @@ fn default_namespace() -> String {
     "default".into()
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Encryption {
     /// Secret with one `<id>.key` entry per key and an `active` entry.
@@ -169,7 +203,7 @@ pub struct Encryption {
     pub secret_provider: Option<SecretProvider>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SecretProvider {
     pub provider: Provider,
@@ -178,7 +212,7 @@ pub struct SecretProvider {
 }
 
 /// The Secrets Store CSI driver's providers.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Azure,
@@ -199,7 +233,7 @@ impl Provider {
 }
 
 /// A VerticalPodAutoscaler's update mode.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 pub enum VpaMode {
     /// Recommendations only.
     Off,
@@ -219,19 +253,23 @@ impl VpaMode {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
+    /// CPU request, e.g. `"250m"`.
     pub cpu_request: String,
+    /// Memory request, e.g. `"128Mi"`.
     pub memory_request: String,
     #[serde(default)]
+    /// CPU limit (none by default: CPU throttling slows heartbeats).
     pub cpu_limit: Option<String>,
+    /// Memory limit, e.g. `"256Mi"`.
     pub memory_limit: String,
 }
 
 /// Which autoscaler scales the worker (not to be confused with the `scaler` role, which computes
 /// the signal it can follow).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Autoscaler {
     #[default]
@@ -246,7 +284,7 @@ pub enum Autoscaler {
 }
 
 /// What the worker's autoscaler scales on.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Signal {
     /// The `scaler` role's desired replicas: slots in use at a target utilisation, the backlog
@@ -258,13 +296,16 @@ pub enum Signal {
     Backlog,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Autoscaling {
     #[serde(default)]
     pub mode: Autoscaler,
+    /// Fewest replicas (0 only with mode `keda`).
     pub min_replicas: i32,
+    /// Most replicas.
     pub max_replicas: i32,
+    /// Target CPU utilisation in percent (HPA with signal `backlog`).
     #[serde(default = "default_cpu")]
     pub cpu_utilization: i32,
     /// Desired backlog per worker pod (signal `backlog`).
@@ -306,10 +347,12 @@ fn default_backlog() -> i32 {
     20
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
+    /// Replicas (when not autoscaled).
     pub replicas: i32,
+    /// Requests and limits of the role's container.
     pub resources: Resources,
     /// Drain time after SIGTERM (the host's `shutdown.grace`).
     #[serde(default = "default_grace")]
@@ -319,6 +362,7 @@ pub struct RoleConfig {
     /// Pods that may be unavailable during voluntary disruptions (PodDisruptionBudget).
     #[serde(default = "default_one")]
     pub max_unavailable: i32,
+    /// Extra pods a rolling update may start.
     #[serde(default = "default_one")]
     pub max_surge: i32,
     /// A VerticalPodAutoscaler: `Off` (recommendations only), `Initial` or `Auto`. With an
@@ -342,7 +386,7 @@ pub struct RoleConfig {
 }
 
 /// How new workflow executions move to a new build (the controller's rollout strategies).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rollout {
     /// All new executions go to the new build as soon as its pollers are healthy.
@@ -365,7 +409,7 @@ impl Rollout {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RampStep {
     /// Percent of new executions sent to the new build during this step (1-99).
@@ -374,7 +418,7 @@ pub struct RampStep {
     pub pause: Span,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerController {
     #[serde(default)]
@@ -414,7 +458,7 @@ fn default_true() -> bool {
 /// `tk8s codec-server` as a Deployment, run from the `tk8s` image (deploy/docker/Dockerfile,
 /// target `tk8s`, built with the app and tagged alike): decrypts payloads for the Web UI (from
 /// users' browsers, through an ingress) and the CLI, so it always requires authentication.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CodecServer {
     /// Image repository of `tk8s`; default: the app's repository with its last path segment
@@ -425,6 +469,7 @@ pub struct CodecServer {
     /// server is part of the toolkit, not of the app).
     #[serde(default)]
     pub tag: Option<String>,
+    /// Replicas of the codec server.
     #[serde(default = "default_codec_replicas")]
     pub replicas: i32,
     /// The Temporal UI's origin(s), exactly as browsers send them.
@@ -436,12 +481,15 @@ pub struct CodecServer {
     #[serde(default)]
     pub jwks_url: Option<String>,
     #[serde(default)]
+    /// The `aud` a JWT must carry (with `jwks_url`).
     pub jwt_audience: Option<String>,
     #[serde(default)]
+    /// The `iss` a JWT must carry.
     pub jwt_issuer: Option<String>,
     /// A Secret with static bearer tokens (one per line) under the key `tokens`.
     #[serde(default)]
     pub tokens_secret: Option<String>,
+    /// Requests and limits of the codec server.
     pub resources: Resources,
 }
 
@@ -449,14 +497,14 @@ fn default_codec_replicas() -> i32 {
     2
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Orchestrator {
     #[serde(flatten)]
     pub role: RoleConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     /// Namespace of the Prometheus that scrapes the admin port (NetworkPolicy ingress).
@@ -495,18 +543,23 @@ fn default_monitoring() -> String {
 }
 
 /// What an environment may override.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     #[serde(default)]
+    /// Image tag in this environment.
     pub tag: Option<String>,
     #[serde(default)]
+    /// Worker replicas in this environment.
     pub worker_replicas: Option<i32>,
     #[serde(default)]
+    /// Autoscaling minimum in this environment.
     pub min_replicas: Option<i32>,
     #[serde(default)]
+    /// Autoscaling maximum in this environment.
     pub max_replicas: Option<i32>,
     #[serde(default)]
+    /// Log level of every role in this environment (`TK8S_LOG_LEVEL`).
     pub log_level: Option<String>,
     /// Replaces `app.image_pull_secrets` in this environment (e.g. another registry's credentials).
     #[serde(default)]
@@ -667,6 +720,15 @@ impl DeployConfig {
         let mut findings = config.check();
         if findings.is_empty() {
             findings = config.check_settings();
+            for (name, env) in &config.environments {
+                for mut f in config.for_environment(env).check_settings() {
+                    f.message = format!("{} (in environment {name})", f.message);
+                    if env.log_level.is_some() && f.key.ends_with(S::LOG_LEVEL.env) {
+                        f.key = format!("environments.{name}.log_level");
+                    }
+                    findings.push(f);
+                }
+            }
         }
         if findings.is_empty() {
             return Ok(config);

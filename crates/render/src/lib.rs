@@ -9,6 +9,7 @@ mod helm;
 mod lint;
 mod objects;
 mod output;
+pub mod reference;
 
 pub use deploy::{
     App, Auth, Autoscaler, Autoscaling, CodecServer, DeployConfig, Environment, KeyProblem, Provider, RampStep, RoleConfig, Rollout,
