@@ -112,8 +112,12 @@ pub fn dev(args: &[String]) -> Result {
     }
     tools()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // The same build as `cargo xtask test` runs first, so the two share artifacts.
-    run(Command::new(&cargo).current_dir(root()).args(["build", "--quiet", "--workspace", "--bins"]))?;
+    // Only what runs: the example and `tk8s` (for the codec server). cargo's own progress bar
+    // shows through; the first build compiles the Temporal SDK and takes minutes.
+    eprintln!("xtask: building greeting and tk8s (the first build compiles the Temporal SDK: several minutes)");
+    let started = Instant::now();
+    run(Command::new(&cargo).current_dir(root()).args(["build", "-p", "greeting", "-p", "tk8s-cli", "--bins"]))?;
+    eprintln!("xtask: built in {:.0} s", started.elapsed().as_secs_f64());
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let greeting = target.join("debug/greeting");
     let temporal = root().join(".venv/bin/temporal");

@@ -4,6 +4,8 @@
 //! 65 a manifest that is not YAML objects, 66 an input that cannot be read, 69 the Kubernetes API
 //! unreachable, 73 an output that cannot be written, 78 configuration.
 
+mod image;
+
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -102,6 +104,7 @@ fn command() -> Command {
                 .args(cluster_args()),
         )
         .subcommand(Command::new(codec_server.name).about(codec_server.about).args(settings::args(Role::CodecServer)))
+        .subcommand(image::command())
         .subcommand(settings::config_command())
         .subcommand(
             Command::new("completions")
@@ -158,6 +161,7 @@ fn main() -> ExitCode {
             Some(Err(code)) => code,
             None => exit::USAGE,
         },
+        Some(("image", m)) => image::run(m, &env),
         Some(("completions", m)) => {
             if let Some(shell) = m.get_one::<clap_complete::Shell>("shell") {
                 clap_complete::generate(*shell, &mut command(), "tk8s", &mut std::io::stdout());

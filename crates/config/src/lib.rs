@@ -8,6 +8,7 @@
 
 mod build;
 pub mod cli;
+pub mod contract;
 mod error;
 pub mod exit;
 mod resolved;

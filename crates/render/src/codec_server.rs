@@ -20,8 +20,6 @@ use tk8s_config::spec as S;
 
 pub const COMPONENT: &str = tk8s_config::Role::CodecServer.name();
 const TOKENS_DIR: &str = "/etc/tk8s/codec-tokens";
-/// Where the `tk8s` image (deploy/docker/Dockerfile) puts the `tk8s` binary.
-pub const TK8S_BINARY: &str = "/usr/local/bin/tk8s";
 
 /// The codec server's port, from the settings table the binary reads.
 pub fn codec_server_port() -> i32 {
@@ -61,7 +59,6 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
         name: COMPONENT.into(),
         image: Some(c.tk8s_image_ref()),
         image_pull_policy: Some("Always".into()),
-        command: Some(vec![TK8S_BINARY.into()]),
         args: Some(vec![COMPONENT.into()]),
         env: Some(env.into_iter().map(|(k, v)| EnvVar { name: k.into(), value: Some(v), ..Default::default() }).collect()),
         ports: Some(vec![ContainerPort {

@@ -204,6 +204,7 @@ pub fn chart(c: &DeployConfig) -> Vec<(String, String)> {
     let app = &c.app.name;
     // The namespace the objects go to: the values' (the deploy config's) unless emptied.
     let ns = "{{ .Values.namespace | default .Release.Namespace }}";
+    let bin = tk8s_config::contract::entrypoint(app);
     let mut out = vec![
         (
             "Chart.yaml".to_string(),
@@ -234,7 +235,7 @@ pub fn chart(c: &DeployConfig) -> Vec<(String, String)> {
              kubectl -n {ns} port-forward svc/{app}-worker-metrics 9090 && curl -s localhost:9090/readyz\n\
              Metrics: /metrics on port 9090 of every pod (tk8s_* and temporal_*).\n\
              Settings in effect (any worker pod):\n  \
-             kubectl -n {ns} exec $(kubectl -n {ns} get pod -l app.kubernetes.io/name={app},app.kubernetes.io/component=worker -o name | head -n1) -- /usr/local/bin/{app} config show\n{}",
+             kubectl -n {ns} exec $(kubectl -n {ns} get pod -l app.kubernetes.io/name={app},app.kubernetes.io/component=worker -o name | head -n1) -- {bin} config show\n{}",
                 if c.worker.controller.is_some() {
                     format!("Builds and rollout (temporal-worker-controller):\n  kubectl -n {ns} get workerdeployment {app}-worker\n")
                 } else {

@@ -70,7 +70,8 @@ fn kind(root: &Value, s: &Value) -> String {
         return format!("one of {}", values.iter().map(|v| format!("`{}`", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(", "));
     }
     if let Some(alts) = s["oneOf"].as_array() {
-        let words: Vec<String> = alts.iter().filter_map(|a| a["const"].as_str().or(a["enum"][0].as_str())).map(|w| format!("`{w}`")).collect();
+        let words: Vec<String> =
+            alts.iter().filter_map(|a| a["const"].as_str().or(a["enum"][0].as_str())).map(|w| format!("`{w}`")).collect();
         if !words.is_empty() {
             return format!("one of {}", words.join(", "));
         }

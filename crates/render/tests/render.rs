@@ -428,6 +428,13 @@ fn lint_catches_each_temporal_specific_mistake() {
             }),
         ),
         (
+            "TK014",
+            rendered,
+            Box::new(|o| {
+                container(worker(o))["command"] = json!(["/bin/sh", "-c", "exec /usr/local/bin/greeting worker"]);
+            }),
+        ),
+        (
             "TK002",
             codec_server_render,
             Box::new(|o| {
@@ -457,8 +464,12 @@ fn the_codec_server_is_authenticated_isolated_and_runs_from_the_tk8s_image() {
     let find = |kind: &str, name: &str| objs.iter().map(|o| &o.value).find(|v| v["kind"] == kind && v["metadata"]["name"] == name).cloned();
     let d = find("Deployment", "greeting-codec-server").expect("codec server Deployment");
     let c = &d["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(c["image"], "registry.example.com/tk8s:0.1.0", "the tk8s image, beside the app's, with the app's tag");
-    assert_eq!(c["command"], json!(["/usr/local/bin/tk8s"]));
+    assert_eq!(
+        c["image"],
+        format!("registry.example.com/tk8s:{}", env!("CARGO_PKG_VERSION")),
+        "the tk8s image, beside the app's, with the toolkit's version"
+    );
+    assert!(c["command"].is_null(), "the image's ENTRYPOINT is tk8s (the image contract)");
     assert_eq!(c["args"], json!(["codec-server"]));
     let env: BTreeMap<&str, &str> =
         c["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap())).collect();

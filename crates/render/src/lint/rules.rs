@@ -60,6 +60,11 @@ pub(super) const RULES: &[Rule] = &[
         summary: "pods pulling from a private registry (tk8s.io/private-registry) without imagePullSecrets",
         check: private_registry_without_pull_secret,
     },
+    Rule {
+        id: "TK014",
+        summary: "a host container that overrides the image's entrypoint or user (the image contract: the app binary is the ENTRYPOINT, uid 65532)",
+        check: breaks_the_image_contract,
+    },
 ];
 
 /// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
@@ -450,6 +455,35 @@ fn private_registry_without_pull_secret(cx: &Context<'_>) -> Vec<Finding> {
         .collect()
 }
 
+/// TK014. The image contract (`tk8s_config::contract`): the app's binary is the ENTRYPOINT and
+/// the role is the argument; a `command` replaces the binary (a shell wrapper loses SIGTERM as
+/// PID 1, and the drain with it), and another user breaks the files the image owns.
+fn breaks_the_image_contract(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for h in cx.hosts.iter().filter(|h| h.role.is_some()) {
+        if let Some(command) = h.container["command"].as_array().filter(|c| !c.is_empty()) {
+            out.push(finding(
+                "TK014",
+                h.object,
+                format!("container {} sets command {command:?}, replacing the app binary the image runs", container_name(h.container)),
+                "remove command: the image's ENTRYPOINT is the app binary; give the role as args (e.g. args: [worker])",
+            ));
+        }
+        let user = h.container["securityContext"]["runAsUser"]
+            .as_u64()
+            .or(h.object.pointer("/spec/template/spec/securityContext/runAsUser").and_then(Value::as_u64));
+        if let Some(uid) = user.filter(|u| *u != u64::from(tk8s_config::contract::USER)) {
+            out.push(finding(
+                "TK014",
+                h.object,
+                format!("container {} runs as uid {uid}; the image is built for uid {}", container_name(h.container), tk8s_config::contract::USER),
+                "run as 65532 (runAsUser/runAsGroup), as the image's USER says",
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Context, lint};
@@ -661,5 +695,15 @@ mod tests {
         assert_eq!(rule("TK013", &[private(json!([]))]), 1);
         assert_eq!(rule("TK013", &[private(json!([{ "name": "regcred" }]))]), 0);
         assert_eq!(rule("TK013", &[worker()]), 0, "not said to be private");
+    }
+
+    #[test]
+    fn tk014_a_host_that_breaks_the_image_contract() {
+        let wrapped = with(|w| w["spec"]["template"]["spec"]["containers"][0]["command"] = json!(["/bin/sh", "-c", "exec app worker"]));
+        assert_eq!(rule("TK014", &[wrapped]), 1);
+        let root = with(|w| w["spec"]["template"]["spec"]["securityContext"] = json!({ "runAsUser": 0 }));
+        assert_eq!(rule("TK014", &[root]), 1);
+        let right = with(|w| w["spec"]["template"]["spec"]["securityContext"] = json!({ "runAsUser": 65532 }));
+        assert_eq!(rule("TK014", &[right, worker()]), 0);
     }
 }
