@@ -83,7 +83,7 @@ pub fn run(m: &ArgMatches, env: &BTreeMap<String, String>) -> u8 {
             }
         }
     } else {
-        println!("run it  podman run --rm oci:{}:{tag} --help   (or push with --push)", built.layout.display());
+        println!("load it skopeo copy oci:{}:{tag} containers-storage:{}:{tag}   (or push with --push)", built.layout.display(), config.app.name);
     }
     exit::OK
 }

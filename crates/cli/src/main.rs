@@ -20,6 +20,30 @@ fn command() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(
+            Command::new("new")
+                .about("Start your own app: a cargo project with one workflow, its deploy config, a Dockerfile and a README")
+                .arg(
+                    Arg::new("name")
+                        .value_name("NAME")
+                        .required(true)
+                        .help("The app's name (a DNS label: it names the binary and the Kubernetes objects)"),
+                )
+                .arg(
+                    Arg::new("dir")
+                        .long("dir")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Where to create it (default: ./NAME)"),
+                )
+                .arg(
+                    Arg::new("toolkit-path")
+                        .long("toolkit-path")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Depend on a local checkout of temporal-k8s instead of its git repository"),
+                ),
+        )
+        .subcommand(
             Command::new("init")
                 .about("Write a commented deploy config to start from")
                 .arg(Arg::new("file").value_name("FILE").default_value("tk8s-deploy.toml").value_parser(value_parser!(PathBuf)))
@@ -145,6 +169,7 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(match matches.subcommand() {
+        Some(("new", m)) => new(m),
         Some(("init", m)) => init(m.get_one::<PathBuf>("file").cloned().unwrap_or_default(), m.get_one::<String>("name").cloned()),
         Some(("render", m)) => render(m),
         Some(("lint", m)) => lint(m),
@@ -181,6 +206,37 @@ fn load(matches: &ArgMatches, env: &BTreeMap<String, String>) -> Result<Config, 
         eprintln!("error: {e}");
         e.exit_code()
     })
+}
+
+fn new(m: &ArgMatches) -> u8 {
+    let Some(name) = m.get_one::<String>("name") else { return exit::USAGE };
+    let dir = m.get_one::<PathBuf>("dir").cloned().unwrap_or_else(|| PathBuf::from(name));
+    let toolkit = match m.get_one::<PathBuf>("toolkit-path") {
+        Some(p) => match p.canonicalize() {
+            Ok(p) if p.join("crates/host/Cargo.toml").is_file() => tk8s_scaffold::Toolkit::Path(p),
+            _ => {
+                eprintln!("error: --toolkit-path {} is not a temporal-k8s checkout (no crates/host/Cargo.toml)", p.display());
+                return exit::USAGE;
+            }
+        },
+        None => tk8s_scaffold::Toolkit::Git(tk8s_scaffold::REPOSITORY.into()),
+    };
+    match tk8s_scaffold::scaffold(name, &dir, &toolkit) {
+        Ok(files) => {
+            for f in &files {
+                println!("created {}", dir.join(f).display());
+            }
+            println!(
+                "\nnext: cd {} && cargo build --release (the first build compiles the Temporal SDK: several minutes); README.md has the rest",
+                dir.display()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
 }
 
 fn init(path: PathBuf, name: Option<String>) -> u8 {

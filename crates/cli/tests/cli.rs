@@ -16,12 +16,15 @@ fn text(o: &Output) -> String {
 
 const COMMANDS: &[&[&str]] = &[
     &[],
+    &["new"],
     &["init"],
     &["render"],
     &["lint"],
     &["deploy"],
     &["restart"],
     &["status"],
+    &["image"],
+    &["image", "build"],
     &["codec-server"],
     &["config"],
     &["config", "show"],

@@ -366,6 +366,9 @@ impl Drop for DevServer {
     }
 }
 
+/// A completed workflow's status, as `temporal workflow list -o json` prints it.
+pub const COMPLETED: &str = "WORKFLOW_EXECUTION_STATUS_COMPLETED";
+
 /// Environment for a hosted app pointed at `address`: JSON logs, quick readiness checks, and
 /// a HOME with no temporal.toml so the developer's own CLI profile cannot leak into tests.
 pub fn app_env(address: &str) -> BTreeMap<String, String> {

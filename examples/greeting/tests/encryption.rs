@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tk8s_testkit::{DevServer, Host, app_env, wait_until};
 
-const COMPLETED: &str = "WORKFLOW_EXECUTION_STATUS_COMPLETED";
+use tk8s_testkit::COMPLETED;
 
 fn greeting() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_greeting"))

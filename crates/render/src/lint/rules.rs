@@ -476,7 +476,11 @@ fn breaks_the_image_contract(cx: &Context<'_>) -> Vec<Finding> {
             out.push(finding(
                 "TK014",
                 h.object,
-                format!("container {} runs as uid {uid}; the image is built for uid {}", container_name(h.container), tk8s_config::contract::USER),
+                format!(
+                    "container {} runs as uid {uid}; the image is built for uid {}",
+                    container_name(h.container),
+                    tk8s_config::contract::USER
+                ),
                 "run as 65532 (runAsUser/runAsGroup), as the image's USER says",
             ));
         }
