@@ -83,7 +83,11 @@ pub fn run(m: &ArgMatches, env: &BTreeMap<String, String>) -> u8 {
             }
         }
     } else {
-        println!("load it skopeo copy oci:{}:{tag} containers-storage:{}:{tag}   (or push with --push)", built.layout.display(), config.app.name);
+        println!(
+            "load it skopeo copy oci:{}:{tag} containers-storage:{}:{tag}   (or push with --push)",
+            built.layout.display(),
+            config.app.name
+        );
     }
     exit::OK
 }

@@ -122,7 +122,9 @@ fn a_new_app_builds_runs_renders_and_ships_as_a_hardened_image() {
         return;
     }
     let reference = format!("localhost/{APP}:0.1.0");
-    podman.run("skopeo", &["copy", "--quiet", &format!("oci:{}:0.1.0", layout.display()), &format!("containers-storage:{reference}")]).unwrap();
+    podman
+        .run("skopeo", &["copy", "--quiet", &format!("oci:{}:0.1.0", layout.display()), &format!("containers-storage:{reference}")])
+        .unwrap();
     let admin = free_port();
     let name = format!("tk8s-scaffold-{}", std::process::id());
     let guard = Container(&podman, name.clone());
@@ -148,8 +150,13 @@ fn a_new_app_builds_runs_renders_and_ships_as_a_hardened_image() {
     // The process as the kernel sees it: uid 65532, no capabilities, no new privileges.
     let pid = podman.run("podman", &["inspect", "--format", "{{.State.Pid}}", &name]).unwrap();
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
-    let field = |k: &str| status.lines().find(|l| l.starts_with(k)).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string();
-    assert_eq!((field("Uid:"), field("CapEff:"), field("NoNewPrivs:")), ("65532".into(), "0000000000000000".into(), "1".into()), "{status}");
+    let field =
+        |k: &str| status.lines().find(|l| l.starts_with(k)).unwrap_or_default().split_whitespace().nth(1).unwrap_or_default().to_string();
+    assert_eq!(
+        (field("Uid:"), field("CapEff:"), field("NoNewPrivs:")),
+        ("65532".into(), "0000000000000000".into(), "1".into()),
+        "{status}"
+    );
     podman.run("podman", &["stop", "-t", "30", &name]).unwrap();
     let exit = podman.run("podman", &["inspect", "--format", "{{.State.ExitCode}}", &name]).unwrap();
     assert_eq!(exit.trim(), "0", "{}", logs());
