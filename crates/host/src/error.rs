@@ -3,31 +3,12 @@
 //! not a certificate, a namespace that does not exist, a connection failure: see `diagnose.rs`).
 
 use crate::Role;
-use crate::diagnose::Diagnosis;
 use std::error::Error as StdError;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use tk8s_config::exit;
 use tk8s_config::spec as S;
 
 type Source = Box<dyn StdError + Send + Sync>;
-
-/// A TLS file (client certificate, key, CA) or an API key file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum MaterialError {
-    #[error("{}: cannot read: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{}: not a PEM {what}: {source}", path.display())]
-    NotPem { path: PathBuf, what: &'static str, source: rustls::pki_types::pem::Error },
-    #[error("{}: contains no PEM certificate", path.display())]
-    NoCertificate { path: PathBuf },
-    #[error("{}: not an X.509 certificate: {reason}", path.display())]
-    NotX509 { path: PathBuf, reason: String },
-    #[error("{} does not match {}: {source}", key.display(), cert.display())]
-    KeyMismatch { cert: PathBuf, key: PathBuf, source: rustls::Error },
-    #[error("{} is empty", path.display())]
-    Empty { path: PathBuf },
-}
 
 /// Why a started workflow did not complete, or could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -44,23 +25,13 @@ pub enum HostError {
     /// The encryption keys do not load. Exit 78.
     #[error("encryption keys: {0}")]
     Keys(#[source] tk8s_codec::CodecError),
-    /// A file the configuration names holds unusable material. Exit 78.
-    #[error("{setting}: {source}")]
-    Material { setting: &'static str, source: Box<MaterialError> },
-    /// The client certificate has expired. Exit 78.
-    #[error("client certificate {} expired on {not_after}\n  hint: mount a renewed certificate (check whoever issues it, e.g. cert-manager); the host cannot connect with this one", path.display())]
-    CertificateExpired { path: PathBuf, not_after: String },
-    #[error("{} {address:?} is not valid: {source}", S::TEMPORAL_ADDRESS.key)]
-    Address { address: String, source: url::ParseError },
-    /// The namespace is not on the server. Exit 78.
-    #[error("namespace {namespace:?} does not exist on the server\n  hint: set {} or create it with `temporal operator namespace create`", S::TEMPORAL_NAMESPACE.env)]
-    NoSuchNamespace { namespace: String },
+    /// Temporal cannot be used as configured (material, address, namespace) or reached: the
+    /// connection's own exit code (78 or 1).
+    #[error(transparent)]
+    Temporal(#[from] tk8s_connect::ConnectError),
     /// Traces cannot be exported to the configured collector. Exit 78.
     #[error("{} = {endpoint}: {source}", S::LOG_OTLP_ENDPOINT.key)]
     Traces { endpoint: String, source: Source },
-    /// Temporal did not answer within the start-up budget. Exit 1.
-    #[error("cannot connect to Temporal: {0}")]
-    Connect(Diagnosis),
     /// Exit 1.
     #[error("admin server cannot bind {addr}: {source}\n  hint: set {} to a free port", S::ADMIN_PORT.env)]
     AdminBind { addr: SocketAddr, source: std::io::Error },
@@ -91,12 +62,8 @@ pub enum HostError {
 impl HostError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            HostError::Keys(_)
-            | HostError::Material { .. }
-            | HostError::CertificateExpired { .. }
-            | HostError::Address { .. }
-            | HostError::NoSuchNamespace { .. }
-            | HostError::Traces { .. } => exit::CONFIG,
+            HostError::Temporal(e) => e.exit_code(),
+            HostError::Keys(_) | HostError::Traces { .. } => exit::CONFIG,
             _ => exit::FAILURE,
         }
     }

@@ -3,13 +3,13 @@
 //! interval (and only then), keeps the readiness and certificate-expiry gauges, and warns while
 //! the client certificate is about to expire.
 
-use crate::connect::{Reloader, utc};
 use crate::health::Health;
 use crate::telemetry::HostMetrics;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use temporalio_client::Client;
 use tk8s_config::Config;
+use tk8s_connect::{Reloader, utc};
 use tracing::{error, info, warn};
 
 /// How often an expiring certificate is warned about again.
@@ -40,7 +40,7 @@ impl HostLoop {
             self.certificate_expiry(&mut warned);
             if last_check.is_none_or(|t| t.elapsed() >= interval) {
                 last_check = Some(Instant::now());
-                let result = crate::check_namespace(&self.client, &self.config, interval).await.map_err(|e| e.to_string());
+                let result = tk8s_connect::check_namespace(&self.client, &self.config, interval).await.map_err(|e| e.to_string());
                 self.health.record_check(result);
                 let r = self.health.readiness();
                 self.metrics.ready.record(u64::from(r.ready), &no_labels);

@@ -17,8 +17,6 @@
 
 mod admin;
 mod cli;
-mod connect;
-mod diagnose;
 mod error;
 mod health;
 mod host_loop;
@@ -32,17 +30,16 @@ mod traces;
 
 mod worker;
 
-pub use connect::load_certified_key;
-pub use error::{HostError, MaterialError, WorkflowError};
+pub use error::{HostError, WorkflowError};
 pub use orchestrator::{StartedWorkflow, Starter, typed};
 pub use tk8s_config::{AppDefaults, Config, ConfigError, Role};
+pub use tk8s_connect::{MaterialError, load_certified_key};
 
 use health::Health;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use temporalio_client::Client;
 use temporalio_common::data_converters::DataConverter;
 use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 use tk8s_config::exit;
@@ -193,9 +190,9 @@ impl App {
             (None, None) => DataConverter::default(),
         };
         if role == Role::Check {
-            let prepared = connect::prepare(&config, None, host.identity(&config, role.name()))?;
+            let prepared = tk8s_connect::prepare(&config, None, host.identity(&config, role.name()))?;
             let (client, _) = prepared.connect(&config.temporal.namespace, data_converter, config.temporal.connect_timeout).await?;
-            check_namespace(&client, &config, config.temporal.connect_timeout).await?;
+            tk8s_connect::check_namespace(&client, &config, config.temporal.connect_timeout).await?;
             info!("Temporal is reachable and the namespace exists");
             return Ok(());
         }
@@ -203,8 +200,8 @@ impl App {
         health.tick();
         let telemetry = telemetry::init(&config, role.name(), subscriber, health.clone())?;
         let traces = traces::start(&config, role.name())?;
-        let prepared =
-            connect::prepare(&config, telemetry.client_meter.clone(), host.identity(&config, role.name()))?.traced(traces.is_some());
+        let prepared = tk8s_connect::prepare(&config, telemetry.client_meter.clone(), host.identity(&config, role.name()))?;
+        let prepared = if traces.is_some() { prepared.plugin(traces::plugin()) } else { prepared };
         let admin = admin::spawn(config.admin, health.clone(), telemetry.exporter)?;
         info!(admin = %admin, "admin server listening: /livez /readyz /startupz /metrics");
 
@@ -220,7 +217,7 @@ impl App {
             }
         };
         let (client, reloader) = connected?;
-        check_namespace(&client, &config, config.temporal.connect_timeout).await?;
+        tk8s_connect::check_namespace(&client, &config, config.temporal.connect_timeout).await?;
         health.record_check(Ok(()));
         health.mark_started();
         info!("connected to Temporal");
@@ -275,28 +272,6 @@ impl HostEnv {
     fn identity(&self, config: &Config, role: &str) -> String {
         let host = self.hostname.as_deref().unwrap_or("localhost");
         format!("{}@{host}/{}/{role}", std::process::id(), config.app_name)
-    }
-}
-
-/// One cheap RPC that proves the server answers and the namespace exists.
-pub(crate) async fn check_namespace(client: &Client, config: &Config, timeout: Duration) -> Result<(), HostError> {
-    let namespace = config.temporal.namespace.as_str();
-    use temporalio_client::grpc::WorkflowService;
-    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
-    let mut svc = client.clone();
-    let mut request =
-        temporalio_client::tonic::Request::new(DescribeNamespaceRequest { namespace: namespace.to_string(), ..Default::default() });
-    request.set_timeout(timeout);
-    match tokio::time::timeout(timeout, svc.describe_namespace(request)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => {
-            Err(HostError::NoSuchNamespace { namespace: namespace.to_string() })
-        }
-        Ok(Err(status)) => Err(HostError::Connect(diagnose::diagnose(&status, connect::facts(config), true))),
-        Err(_) => Err(HostError::Connect(diagnose::Diagnosis {
-            summary: format!("no answer within {}", tk8s_config::format_duration(timeout)),
-            hint: None,
-        })),
     }
 }
 

@@ -3,9 +3,8 @@
 //! an API key (which always implies TLS). Client certificates and API key files are watched and
 //! reloaded in place, because Kubernetes rotates Secret volumes without restarting the pod.
 
-use crate::HostError;
 use crate::diagnose::{Diagnosis, Facts, Hint, diagnose};
-use crate::error::MaterialError;
+use crate::{ConnectError, MaterialError};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use std::collections::HashMap;
@@ -14,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use temporalio_client::errors::ClientConnectError;
 use temporalio_client::{
-    CertifiedKey, Client, ClientOptions, Connection, ConnectionOptions, GrpcCompression, ResolvesClientCert, SignatureScheme, TlsOptions,
+    CertifiedKey, Client, ClientOptions, Connection, ConnectionOptions, ErasedClientPlugin, GrpcCompression, ResolvesClientCert,
+    SignatureScheme, TlsOptions,
 };
 use temporalio_common::data_converters::DataConverter;
 use temporalio_common::telemetry::metrics::TemporalMeter;
@@ -178,13 +178,13 @@ fn read_api_key(path: &Path) -> Result<String, MaterialError> {
 pub struct Prepared {
     options: ConnectionOptions,
     reloader: Reloader,
-    /// Install the SDK's OpenTelemetry plugin (client interceptors, and through the client the
-    /// worker's workflow and activity interceptors).
-    traced: bool,
+    /// Client plugins (the host's OpenTelemetry plugin, which through the client also reaches
+    /// the worker's workflow and activity interceptors).
+    plugins: Vec<ErasedClientPlugin>,
     facts: Facts,
 }
 
-pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) -> Result<Prepared, HostError> {
+pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) -> Result<Prepared, ConnectError> {
     let t = &config.temporal;
     // With a client-certificate resolver the SDK (temporalio-client 1.1, `dynamic-tls`) dials
     // through its own rustls connector, but tonic refuses an `https://` target that has no
@@ -193,7 +193,7 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
     let reloading_client_cert = t.tls.as_ref().is_some_and(|tls| tls.client_cert.is_some());
     let scheme = if t.tls.is_some() && !reloading_client_cert { "https" } else { "http" };
     let url = url::Url::parse(&format!("{scheme}://{}", t.address))
-        .map_err(|source| HostError::Address { address: t.address.clone(), source })?;
+        .map_err(|source| ConnectError::Address { address: t.address.clone(), source })?;
     let mut tls_options = None;
     let mut cert = None;
     if let Some(tls) = &t.tls {
@@ -202,17 +202,17 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
             .as_deref()
             .map(check_ca)
             .transpose()
-            .map_err(|source| HostError::Material { setting: S::TEMPORAL_TLS_SERVER_CA_CERT_PATH.key, source: Box::new(source) })?;
+            .map_err(|source| ConnectError::Material { setting: S::TEMPORAL_TLS_SERVER_CA_CERT_PATH.key, source: Box::new(source) })?;
         cert = tls
             .client_cert
             .clone()
             .map(ReloadingCert::load)
             .transpose()
-            .map_err(|source| HostError::Material { setting: "client certificate", source: Box::new(source) })?;
+            .map_err(|source| ConnectError::Material { setting: "client certificate", source: Box::new(source) })?;
         if let Some((path, not_after)) = cert.as_ref().map(|c| c.expiry())
             && not_after <= unix_now()
         {
-            return Err(HostError::CertificateExpired { path: path.to_path_buf(), not_after: utc(not_after) });
+            return Err(ConnectError::CertificateExpired { path: path.to_path_buf(), not_after: utc(not_after) });
         }
         tls_options = Some(
             TlsOptions::builder()
@@ -227,7 +227,7 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
         Some(ApiKey::File(p)) => {
             let path = p.clone();
             let watched = Watched::new(Watch::Files(vec![p.clone()]), Duration::ZERO, move || read_api_key(&path))
-                .map_err(|source| HostError::Material { setting: S::TEMPORAL_API_KEY_FILE.key, source: Box::new(source) })?;
+                .map_err(|source| ConnectError::Material { setting: S::TEMPORAL_API_KEY_FILE.key, source: Box::new(source) })?;
             (Some(watched.get().to_string()), Some(watched))
         }
         None => (None, None),
@@ -242,15 +242,15 @@ pub fn prepare(config: &Config, meter: Option<TemporalMeter>, identity: String) 
         .grpc_compression(if t.grpc_gzip { GrpcCompression::Gzip } else { GrpcCompression::None })
         .maybe_headers((!headers.is_empty()).then_some(headers))
         .build();
-    Ok(Prepared { options, reloader: Reloader { cert, api_key: api_key_file }, traced: false, facts: facts(config) })
+    Ok(Prepared { options, reloader: Reloader { cert, api_key: api_key_file }, plugins: Vec::new(), facts: facts(config) })
 }
 
 impl Prepared {
     /// Dial Temporal. Retries until `deadline` so a worker that starts before the server is
     /// up (common in a fresh cluster) waits instead of crash-looping.
-    /// Trace workflow starts, runs and activities (see [`crate::traces`]).
-    pub fn traced(mut self, on: bool) -> Prepared {
-        self.traced = on;
+    /// Install a client plugin (e.g. the host's trace export).
+    pub fn plugin(mut self, plugin: impl Into<ErasedClientPlugin>) -> Prepared {
+        self.plugins.push(plugin.into());
         self
     }
 
@@ -259,7 +259,7 @@ impl Prepared {
         namespace: &str,
         data_converter: DataConverter,
         deadline: Duration,
-    ) -> Result<(Client, Reloader), HostError> {
+    ) -> Result<(Client, Reloader), ConnectError> {
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(200);
         // Report the most telling failure seen: one with a hint beats a later one without.
@@ -275,7 +275,7 @@ impl Prepared {
                 Ok(Err(e)) => e,
                 Err(_) => {
                     let summary = format!("no connection within {}", tk8s_config::format_duration(deadline));
-                    return Err(HostError::Connect(telling.unwrap_or(Diagnosis { summary, hint: None })));
+                    return Err(ConnectError::Unreachable(telling.unwrap_or(Diagnosis { summary, hint: None })));
                 }
             };
             let mut diagnosis = match &failure {
@@ -299,7 +299,7 @@ impl Prepared {
                     Some(t) if diagnosis.hint.is_none() => t,
                     _ => diagnosis,
                 };
-                return Err(HostError::Connect(best));
+                return Err(ConnectError::Unreachable(best));
             }
             warn!(error = %diagnosis.summary, retry_in_ms = delay.min(left).as_millis() as u64, "cannot connect to Temporal yet");
             if diagnosis.hint.is_some() {
@@ -309,9 +309,31 @@ impl Prepared {
             delay = (delay * 2).min(Duration::from_secs(5));
         };
         let options = ClientOptions::new(namespace).data_converter(data_converter);
-        let options = if self.traced { options.plugin(crate::traces::plugin()) } else { options };
-        let client =
-            Client::new(connection, options.build()).map_err(|e| HostError::Connect(Diagnosis { summary: e.to_string(), hint: None }))?;
+        let options = options.plugins(self.plugins);
+        let client = Client::new(connection, options.build())
+            .map_err(|e| ConnectError::Unreachable(Diagnosis { summary: e.to_string(), hint: None }))?;
         Ok((client, self.reloader))
+    }
+}
+
+/// One cheap RPC that proves the server answers and the namespace exists.
+pub async fn check_namespace(client: &Client, config: &Config, timeout: Duration) -> Result<(), ConnectError> {
+    let namespace = config.temporal.namespace.as_str();
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
+    let mut svc = client.clone();
+    let mut request =
+        temporalio_client::tonic::Request::new(DescribeNamespaceRequest { namespace: namespace.to_string(), ..Default::default() });
+    request.set_timeout(timeout);
+    match tokio::time::timeout(timeout, svc.describe_namespace(request)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => {
+            Err(ConnectError::NoSuchNamespace { namespace: namespace.to_string() })
+        }
+        Ok(Err(status)) => Err(ConnectError::Unreachable(diagnose(&status, facts(config), true))),
+        Err(_) => Err(ConnectError::Unreachable(Diagnosis {
+            summary: format!("no answer within {}", tk8s_config::format_duration(timeout)),
+            hint: None,
+        })),
     }
 }
