@@ -128,6 +128,7 @@ fn command() -> Command {
                 .args(cluster_args()),
         )
         .subcommand(Command::new(codec_server.name).about(codec_server.about).args(settings::args(Role::CodecServer)))
+        .subcommand(Command::new(Role::Companion.name()).about(Role::Companion.spec().about).args(settings::args(Role::Companion)))
         .subcommand(image::command())
         .subcommand(settings::config_command())
         .subcommand(
@@ -176,6 +177,10 @@ fn main() -> ExitCode {
         Some((name @ ("deploy" | "restart" | "status"), m)) => cluster_command(name, m),
         Some((name, m)) if Role::from_name(name) == Some(Role::CodecServer) => match load(m, &env) {
             Ok(config) => codec_server(config),
+            Err(code) => code,
+        },
+        Some((name, m)) if Role::from_name(name) == Some(Role::Companion) => match load(m, &env) {
+            Ok(config) => companion(config, env.get(tk8s_config::spec::env::HOSTNAME).cloned()),
             Err(code) => code,
         },
         Some(("config", m)) => match m.subcommand().map(|(_, m)| load(m, &env)) {
@@ -402,6 +407,38 @@ fn print_report(report: &tk8s_deploy::Report, dry_run: bool) {
     }
 }
 
+fn companion(config: Config, hostname: Option<String>) -> u8 {
+    tk8s_logging::init(&config.log);
+    let Some(pod) = hostname.filter(|h| !h.is_empty()) else {
+        eprintln!(
+            "error: HOSTNAME is not set: the companion finds this pod's worker by it\n  hint: Kubernetes sets it to the pod's name; elsewhere set HOSTNAME to the host the worker reports in its identity"
+        );
+        return exit::CONFIG;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let signal = match shutdown_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install signal handlers");
+                return Err(exit::FAILURE);
+            }
+        };
+        tk8s_companion::run(&config, &pod, signal).await.map_err(|e| {
+            tracing::error!(error = %e, "companion exiting");
+            e.exit_code()
+        })
+    });
+    runtime.shutdown_background();
+    result.err().unwrap_or(exit::OK)
+}
+
 fn codec_server(config: Config) -> u8 {
     // Refused before logging starts, so the refusal reads like every other configuration error.
     if let Err(e) = config.codec_server_access() {
@@ -417,7 +454,7 @@ fn codec_server(config: Config) -> u8 {
         }
     };
     let result = runtime.block_on(async {
-        let signal = tk8s_codec_server::shutdown_signal().map_err(|source| tk8s_codec_server::ServeError::Signals { source })?;
+        let signal = shutdown_signal().map_err(|source| tk8s_codec_server::ServeError::Signals { source })?;
         tk8s_codec_server::serve(&config, signal).await
     });
     match result {
@@ -427,4 +464,15 @@ fn codec_server(config: Config) -> u8 {
             e.exit_code()
         }
     }
+}
+
+/// Resolves on the first SIGTERM or SIGINT. The handlers are installed now, so a failure shows
+/// before the server binds anything.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    Ok(async move {
+        let name = tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
+        tracing::info!(signal = name, "shutdown requested");
+    })
 }

@@ -11,4 +11,4 @@ pub mod jwt;
 pub mod router;
 mod serve;
 
-pub use serve::{Bound, ServeError, bind, serve, shutdown_signal};
+pub use serve::{Bound, ServeError, bind, serve};

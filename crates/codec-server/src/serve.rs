@@ -50,17 +50,6 @@ impl ServeError {
     }
 }
 
-/// Resolves on the first SIGTERM or SIGINT. The handlers are installed now, so a failure shows
-/// before the server binds anything.
-pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
-    Ok(async move {
-        let name = tokio::select! { _ = term.recv() => "SIGTERM", _ = int.recv() => "SIGINT" };
-        tracing::info!(signal = name, "shutdown requested: finishing open requests");
-    })
-}
-
 /// A codec server bound to its address, ready to serve.
 pub struct Bound {
     listener: tokio::net::TcpListener,

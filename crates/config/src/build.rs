@@ -23,6 +23,7 @@ pub(crate) fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Pr
     let codec_server = codec_server(r, problems);
     let orchestrator = orchestrator(r, inputs);
     let scaler = scaler(r, problems);
+    let companion = companion(r, problems);
     if !problems.is_empty() {
         return None;
     }
@@ -38,6 +39,7 @@ pub(crate) fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Pr
         codec,
         codec_server,
         scaler,
+        companion,
         resolved: Vec::new(),
     })
 }
@@ -297,6 +299,27 @@ pub(crate) fn scaler(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Scaler {
         zero_after: r.duration(&S::SCALER_ZERO_AFTER),
         slots_per_replica: r.int(&S::SCALER_SLOTS_PER_REPLICA),
         worker_metrics: r.list(&S::SCALER_WORKER_METRICS),
+    }
+}
+
+/// The companion: a worker metrics address that is one.
+fn companion(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Companion {
+    let worker_metrics = r.opt_text(&S::COMPANION_WORKER_METRICS);
+    if let Some(m) = &worker_metrics
+        && !valid_host_port(m)
+    {
+        problems.push(r.problem(
+            &S::COMPANION_WORKER_METRICS,
+            format!("= {m:?} is not valid: expected host:port"),
+            Some("the worker's Prometheus endpoint in the pod, e.g. 127.0.0.1:9464 (no scheme, no path)".into()),
+        ));
+    }
+    let freshness = r.duration(&S::COMPANION_POLLER_FRESHNESS);
+    Companion {
+        check_interval: r.duration(&S::COMPANION_CHECK_INTERVAL),
+        poller_freshness: freshness,
+        identity: r.list(&S::COMPANION_IDENTITY),
+        worker_metrics,
     }
 }
 

@@ -246,6 +246,17 @@ impl Scaler {
     }
 }
 
+/// `tk8s companion`: how it decides whether this pod's worker is polling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Companion {
+    pub check_interval: Duration,
+    pub poller_freshness: Duration,
+    /// Identity patterns (`*` any text, `{pod}` the pod's name).
+    pub identity: Vec<String>,
+    /// `host:port` of the worker's own Prometheus endpoint, relayed on /metrics.
+    pub worker_metrics: Option<String>,
+}
+
 /// Where the encryption keys come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodecKeys {
@@ -318,6 +329,7 @@ pub struct Config {
     pub codec: Option<Codec>,
     pub codec_server: CodecServer,
     pub scaler: Scaler,
+    pub companion: Companion,
     /// Every setting's value and origin, for `config show`.
     resolved: Vec<(&'static Setting, Option<(Value, Origin)>)>,
 }

@@ -21,6 +21,8 @@ pub enum Role {
     Probe,
     /// `tk8s codec-server`: decodes payloads for the Web UI and CLI.
     CodecServer,
+    /// `tk8s companion`: probes and metrics for a worker written with any Temporal SDK.
+    Companion,
 }
 
 /// Which binary offers a role.
@@ -97,6 +99,13 @@ pub const ROLES: &[RoleSpec] = &[
         binary: Binary::Tk8s,
         lifetime: Lifetime::Service,
     },
+    RoleSpec {
+        role: Role::Companion,
+        name: "companion",
+        about: "Serve probes and metrics for a worker written with any Temporal SDK (Python, TypeScript, Go, Java, .NET), from the pollers Temporal sees for this pod",
+        binary: Binary::Tk8s,
+        lifetime: Lifetime::Service,
+    },
 ];
 
 impl Role {
@@ -147,11 +156,14 @@ pub struct Roles(u16);
 impl Roles {
     pub const NONE: Roles = Roles(0);
     /// Roles that dial Temporal.
-    pub const CONNECTS: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check]);
+    pub const CONNECTS: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::Companion]);
+    /// Roles that encode or decode payloads (and so read the codec keys).
+    pub const ENCRYPTS: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::CodecServer]);
     /// The hosted app's long-running roles: an admin server, a drain, metrics, traces.
     pub const HOSTED: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler]);
     /// Every role that logs.
-    pub const LOGGING: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::CodecServer]);
+    pub const LOGGING: Roles =
+        Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::CodecServer, Role::Companion]);
 
     pub const fn of(roles: &[Role]) -> Roles {
         let mut bits = 0;
@@ -187,7 +199,7 @@ mod tests {
 
     #[test]
     fn every_role_has_one_row_and_a_unique_name() {
-        let all = [Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::Probe, Role::CodecServer];
+        let all = [Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::Probe, Role::CodecServer, Role::Companion];
         assert_eq!(ROLES.len(), all.len());
         for role in all {
             assert_eq!(ROLES.iter().filter(|r| r.role == role).count(), 1, "{role:?}");

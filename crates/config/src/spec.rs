@@ -45,6 +45,7 @@ pub enum Section {
     Codec,
     CodecServer,
     Scaler,
+    Companion,
 }
 
 impl Section {
@@ -61,6 +62,7 @@ impl Section {
             Section::Codec => "codec",
             Section::CodecServer => "codec_server",
             Section::Scaler => "scaler",
+            Section::Companion => "companion",
         }
     }
 
@@ -76,6 +78,7 @@ impl Section {
             Section::Codec => "Payload encryption settings",
             Section::CodecServer => "Codec server settings",
             Section::Scaler => "Scaler settings",
+            Section::Companion => "Companion settings",
         }
     }
 }
@@ -196,7 +199,7 @@ settings! {
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("10s"),
       "How long start-up keeps trying to reach Temporal before giving up (exit 1); each attempt gets at most 5s.");
     // --- worker ---
-    WORKER_TASK_QUEUE = s(Section::Worker, Roles::HOSTED, "worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
+    WORKER_TASK_QUEUE = s(Section::Worker, Roles::HOSTED.with(Role::Companion), "worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
       "Task queue the worker polls and the orchestrator starts workflows on (the app supplies a default).");
     WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_concurrent_workflow_tasks", "TK8S_MAX_CONCURRENT_WORKFLOW_TASKS", "max-concurrent-workflow-tasks",
       Kind::Int { min: 2, max: 10_000 }, Some("100"), "Workflow task slots.");
@@ -225,16 +228,16 @@ settings! {
       Kind::Choice(&["auto-upgrade", "pinned"]), Some("auto-upgrade"),
       "Default versioning behavior of workflows on a versioned worker: move to new versions, or stay on the one they started on.");
     // --- shutdown ---
-    SHUTDOWN_GRACE = s(Section::Shutdown, Roles::HOSTED.with(Role::CodecServer), "shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
+    SHUTDOWN_GRACE = s(Section::Shutdown, Roles::HOSTED.with(Role::CodecServer).with(Role::Companion), "shutdown.grace", "TK8S_SHUTDOWN_GRACE", "shutdown-grace",
       Kind::Duration { min_ms: 0, max_ms: 3600 * SEC }, Some("20s"),
       "After SIGTERM, how long in-flight activities get to finish before they are cancelled.");
-    SHUTDOWN_HARD_DEADLINE = s(Section::Shutdown, Roles::HOSTED.with(Role::CodecServer), "shutdown.hard_deadline", "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown-hard-deadline",
+    SHUTDOWN_HARD_DEADLINE = s(Section::Shutdown, Roles::HOSTED.with(Role::CodecServer).with(Role::Companion), "shutdown.hard_deadline", "TK8S_SHUTDOWN_HARD_DEADLINE", "shutdown-hard-deadline",
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("5s"),
       "Extra time after the grace period before the process exits regardless (the SDK can hang).");
     // --- admin server ---
-    ADMIN_BIND = s(Section::Admin, Roles::HOSTED, "admin.bind", "TK8S_ADMIN_BIND", "admin-bind", Kind::Ip, Some("0.0.0.0"),
+    ADMIN_BIND = s(Section::Admin, Roles::HOSTED.with(Role::Companion), "admin.bind", "TK8S_ADMIN_BIND", "admin-bind", Kind::Ip, Some("0.0.0.0"),
       "Address the admin server (/livez /readyz /startupz /metrics) binds to.");
-    ADMIN_PORT = s(Section::Admin, Roles::HOSTED.with(Role::Probe), "admin.port", "TK8S_ADMIN_PORT", "admin-port", Kind::Port, Some("9090"),
+    ADMIN_PORT = s(Section::Admin, Roles::HOSTED.with(Role::Probe).with(Role::Companion), "admin.port", "TK8S_ADMIN_PORT", "admin-port", Kind::Port, Some("9090"),
       "Port of the admin server.");
     READINESS_CHECK_INTERVAL = s(Section::Readiness, Roles::HOSTED, "readiness.check_interval", "TK8S_READINESS_CHECK_INTERVAL", "readiness-check-interval",
       Kind::Duration { min_ms: 200, max_ms: 60 * SEC }, Some("2s"),
@@ -272,13 +275,13 @@ settings! {
     ORCHESTRATOR_WAIT = s(Section::Orchestrator, Roles::of(&[Role::Orchestrator]), "orchestrator.wait", "TK8S_ORCHESTRATOR_WAIT", "wait", Kind::Bool, Some("true"),
       "In `once` mode, wait for every started workflow to finish and fail if any failed.");
     // --- payload encryption ---
-    CODEC_KEYS_DIR = s(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.keys_dir", "TK8S_CODEC_KEYS_DIR", "codec-keys-dir", Kind::Dir, None,
+    CODEC_KEYS_DIR = s(Section::Codec, Roles::ENCRYPTS, "codec.keys_dir", "TK8S_CODEC_KEYS_DIR", "codec-keys-dir", Kind::Dir, None,
       "Directory of AES-256 keys, one `<id>.key` file each (32 bytes raw, base64 or hex), plus an optional `active` file naming the encrypting key. Turns payload encryption on; reloaded on change.");
-    CODEC_KEYS = secret(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.keys", "TK8S_CODEC_KEYS", "codec-keys", TEXT,
+    CODEC_KEYS = secret(Section::Codec, Roles::ENCRYPTS, "codec.keys", "TK8S_CODEC_KEYS", "codec-keys", TEXT,
       "Keys inline for local use, `id=<base64>,id=<base64>`. Turns payload encryption on.");
-    CODEC_ACTIVE_KEY = s(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.active_key", "TK8S_CODEC_ACTIVE_KEY", "codec-active-key", TEXT, None,
+    CODEC_ACTIVE_KEY = s(Section::Codec, Roles::ENCRYPTS, "codec.active_key", "TK8S_CODEC_ACTIVE_KEY", "codec-active-key", TEXT, None,
       "Id of the key that encrypts (others only decrypt); the key directory's `active` file overrides it.");
-    CODEC_COMPRESS_ABOVE = s(Section::Codec, Roles::CONNECTS.with(Role::CodecServer), "codec.compress_above", "TK8S_CODEC_COMPRESS_ABOVE", "codec-compress-above",
+    CODEC_COMPRESS_ABOVE = s(Section::Codec, Roles::ENCRYPTS, "codec.compress_above", "TK8S_CODEC_COMPRESS_ABOVE", "codec-compress-above",
       Kind::Int { min: 0, max: 256 * 1024 * 1024 }, Some("0"),
       "Compress payloads larger than this many bytes before encrypting (zlib, as the Go SDK's codec); 0 never compresses.");
     CODEC_SERVER_BIND = s(Section::CodecServer, Roles::of(&[Role::CodecServer]), "codec_server.bind", "TK8S_CODEC_SERVER_BIND", "codec-server-bind", Kind::Ip, Some("0.0.0.0"),
@@ -335,6 +338,18 @@ settings! {
     SCALER_SLOTS_PER_REPLICA = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.slots_per_replica", "TK8S_SCALER_SLOTS_PER_REPLICA", "scaler-slots-per-replica",
       Kind::Int { min: 1, max: 100_000 }, Some("100"),
       "Activity slots per worker replica when the workers' heartbeats do not report theirs.");
+    // --- companion (`tk8s companion`: probes for a worker written with any SDK) ---
+    COMPANION_CHECK_INTERVAL = s(Section::Companion, Roles::of(&[Role::Companion]), "companion.check_interval", "TK8S_COMPANION_CHECK_INTERVAL", "companion-check-interval",
+      Kind::Duration { min_ms: 1000, max_ms: 300 * SEC }, Some("5s"),
+      "How often the companion asks Temporal (DescribeTaskQueue, one call per task type) which pollers it sees on the task queue. Each pod makes 2 calls per interval: mind your namespace's rate limits (Temporal Cloud's) before going lower.");
+    COMPANION_POLLER_FRESHNESS = s(Section::Companion, Roles::of(&[Role::Companion]), "companion.poller_freshness", "TK8S_COMPANION_POLLER_FRESHNESS", "companion-poller-freshness",
+      Kind::Duration { min_ms: 5 * SEC, max_ms: 3600 * SEC }, Some("70s"),
+      "A poller of this pod counts as alive when Temporal saw it poll within this time. SDKs hold each poll open up to a minute on an idle queue, so keep it above 60s; a dead worker turns /readyz 503 within this plus one check interval.");
+    COMPANION_IDENTITY = s(Section::Companion, Roles::of(&[Role::Companion]), "companion.identity", "TK8S_COMPANION_IDENTITY", "companion-identity",
+      Kind::List, Some("*@{pod}"),
+      "Which worker identities belong to this pod: patterns where `*` is any text and `{pod}` the pod's name (its HOSTNAME). Every SDK's default identity is `<pid>@<hostname>`; change it if your worker sets its own identity.");
+    COMPANION_WORKER_METRICS = s(Section::Companion, Roles::of(&[Role::Companion]), "companion.worker_metrics", "TK8S_COMPANION_WORKER_METRICS", "companion-worker-metrics", TEXT, None,
+      "`host:port` of the worker's own Prometheus endpoint in the pod (e.g. 127.0.0.1:9464): the companion's /metrics relays it after its own, so the pod has one scrape target.");
 }
 
 /// Environment variables read outside the settings table. Like the table's, they are spelled

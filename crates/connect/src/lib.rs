@@ -9,6 +9,7 @@
 
 pub mod connect;
 pub mod diagnose;
+pub mod loopback;
 
 pub use connect::{LoadedCert, Prepared, Reloader, check_namespace, facts, load_certified_key, prepare, utc};
 pub use diagnose::{Diagnosis, Facts, Hint};

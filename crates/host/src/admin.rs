@@ -64,7 +64,7 @@ async fn metrics(State(s): State<AdminState>) -> Response {
 
 /// Fetch the exposition from the SDK's exporter on loopback (off the admin runtime's thread).
 async fn scrape(exporter: SocketAddr) -> std::io::Result<String> {
-    let got = tokio::task::spawn_blocking(move || crate::loopback::get(exporter, "/metrics", std::time::Duration::from_secs(5)))
+    let got = tokio::task::spawn_blocking(move || tk8s_connect::loopback::get(exporter, "/metrics", std::time::Duration::from_secs(5)))
         .await
         .map_err(std::io::Error::other)??;
     match got {

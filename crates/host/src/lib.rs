@@ -20,7 +20,6 @@ mod cli;
 mod error;
 mod health;
 mod host_loop;
-mod loopback;
 mod meter;
 mod orchestrator;
 mod scaler;
@@ -245,7 +244,7 @@ impl App {
             },
             Role::Scaler => scaler::run(&config, client, telemetry.metrics.clone(), signal).await,
             // Not offered by an app's command tree (see tk8s-config's role table).
-            Role::Check | Role::Probe | Role::CodecServer => Err(HostError::NoRole(role)),
+            Role::Check | Role::Probe | Role::CodecServer | Role::Companion => Err(HostError::NoRole(role)),
         };
         watcher.abort();
         if let Some(t) = traces {
@@ -279,7 +278,7 @@ impl HostEnv {
 /// a distroless image. Exit 0 on 200, 1 otherwise.
 fn probe(config: &Config, endpoint: &str) -> u8 {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], config.admin.port()));
-    match loopback::get(addr, &format!("/{endpoint}"), Duration::from_secs(3)) {
+    match tk8s_connect::loopback::get(addr, &format!("/{endpoint}"), Duration::from_secs(3)) {
         Ok((200, _)) => exit::OK,
         Ok((status, _)) => {
             eprintln!("{endpoint}: HTTP {status}");

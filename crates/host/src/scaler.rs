@@ -189,8 +189,9 @@ async fn scrape_slots(targets: &[String]) -> (u64, Option<u64>, u32) {
             Err(e) => warn!(target, error = %e, "cannot resolve the workers' metrics address"),
         }
     }
-    let scrapes =
-        addrs.into_iter().map(|addr| tokio::task::spawn_blocking(move || crate::loopback::get(addr, "/metrics", Duration::from_secs(2))));
+    let scrapes = addrs
+        .into_iter()
+        .map(|addr| tokio::task::spawn_blocking(move || tk8s_connect::loopback::get(addr, "/metrics", Duration::from_secs(2))));
     let (mut used, mut per_replica, mut answered) = (0u64, None::<u64>, 0u32);
     for scrape in futures::future::join_all(scrapes).await {
         let Ok(Ok((200, body))) = scrape else { continue };

@@ -311,7 +311,8 @@ pub struct Autoscaling {
     /// Desired backlog per worker pod (signal `backlog`).
     #[serde(default = "default_backlog")]
     pub backlog_per_pod: i32,
-    /// `tk8s` (default; `backlog` under the temporal-worker-controller, whose signals are per build).
+    /// `tk8s` (default for hosted workers); `backlog` under the temporal-worker-controller (whose
+    /// signals are per build) and for SDK workers (the scaler role runs from a hosted app's image).
     #[serde(default)]
     pub signal: Option<Signal>,
     /// A lower replica count waits this long (the scaler's window with signal `tk8s`, the
@@ -327,9 +328,42 @@ pub struct Autoscaling {
 }
 
 impl Autoscaling {
-    /// The signal in force: `tk8s` unless chosen otherwise, `backlog` under the controller.
-    pub fn signal(&self, controlled: bool) -> Signal {
-        self.signal.unwrap_or(if controlled { Signal::Backlog } else { Signal::Tk8s })
+    /// The signal in force: the chosen one, else `backlog` where `tk8s` cannot run.
+    pub fn signal(&self, backlog_by_default: bool) -> Signal {
+        self.signal.unwrap_or(if backlog_by_default { Signal::Backlog } else { Signal::Tk8s })
+    }
+}
+
+/// Which Temporal SDK a worker is written with.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Sdk {
+    /// A binary built on tk8s-host (the default): its own probes, drain and settings.
+    #[default]
+    Tk8s,
+    Python,
+    Typescript,
+    Go,
+    Java,
+    Dotnet,
+}
+
+impl Sdk {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sdk::Tk8s => "tk8s",
+            Sdk::Python => "python",
+            Sdk::Typescript => "typescript",
+            Sdk::Go => "go",
+            Sdk::Java => "java",
+            Sdk::Dotnet => "dotnet",
+        }
+    }
+
+    /// SDKs whose graceful shutdown defaults to 0: activities are cut off at SIGTERM unless the
+    /// code sets it (Python `graceful_shutdown_timeout`, TypeScript `shutdownGraceTime`).
+    pub fn drains_by_default(self) -> bool {
+        !matches!(self, Sdk::Python | Sdk::Typescript)
     }
 }
 
@@ -383,6 +417,32 @@ pub struct RoleConfig {
     /// and its `Connection` instead of a plain Deployment; one Deployment per build).
     #[serde(default)]
     pub controller: Option<WorkerController>,
+    /// Worker only: the SDK it is written with. Anything but `tk8s` renders the worker's own
+    /// image with `tk8s companion` beside it (a native sidecar) for probes and metrics, and the
+    /// connection as Temporal's own environment variables.
+    #[serde(default)]
+    pub sdk: Sdk,
+    /// An SDK worker's image, `repository:tag` (default: `app.image:app.tag`).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// An SDK worker's command (default: the image's entrypoint).
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// An SDK worker's arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// An SDK worker's own environment (its settings; the connection is rendered for it).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// How long the SDK worker's code lets activities finish after SIGTERM (Python
+    /// `graceful_shutdown_timeout`, TypeScript `shutdownGraceTime`, Go `WorkerStopTimeout`, Java
+    /// `shutdown` + `awaitTermination`): the pod's termination grace follows it, and `tk8s lint`
+    /// (TK015) flags a Python or TypeScript worker that does not declare it.
+    #[serde(default)]
+    pub graceful_shutdown: Option<Span>,
+    /// The SDK worker's Prometheus port in the pod, relayed by the companion's /metrics.
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
 }
 
 /// How new workflow executions move to a new build (the controller's rollout strategies).
@@ -683,6 +743,11 @@ fn line_at(text: &str, offset: usize) -> usize {
 const REFERENCE_HINT: &str = "see the commented deploy config `tk8s init` writes, or the deploy config reference in the README";
 
 impl DeployConfig {
+    /// Whether anything runs from the `tk8s` image (the codec server, an SDK worker's companion).
+    pub fn uses_tk8s_image(&self) -> bool {
+        self.codec_server.is_some() || self.worker.sdk != Sdk::Tk8s
+    }
+
     /// The `tk8s` image the codec server runs from, `repository:tag`: tagged with the toolkit's
     /// version (the `tk8s` that rendered it), not the app's, unless `codec_server.tag` says.
     pub fn tk8s_image_ref(&self) -> String {
@@ -690,7 +755,7 @@ impl DeployConfig {
         format!("{}:{tag}", self.tk8s_image())
     }
 
-    /// The `tk8s` image repository the codec server runs from.
+    /// The `tk8s` image repository (the codec server's, the companion's).
     pub fn tk8s_image(&self) -> String {
         if let Some(image) = self.codec_server.as_ref().and_then(|c| c.image.clone()) {
             return image;
@@ -834,6 +899,7 @@ impl DeployConfig {
         match table {
             "worker.settings" => self.worker.settings.contains_key(env),
             "orchestrator.settings" => self.orchestrator.as_ref().is_some_and(|o| o.role.settings.contains_key(env)),
+            "worker" => false,
             _ => self.worker.autoscaling.as_ref().is_some_and(|a| a.scaler_settings.contains_key(env)),
         }
     }
@@ -916,6 +982,7 @@ impl DeployConfig {
                 problems.extend(self.check_autoscaling(name, a));
             }
         }
+        problems.extend(self.check_sdk());
         if let Some(o) = &self.orchestrator
             && o.role.controller.is_some()
         {
@@ -993,6 +1060,63 @@ impl DeployConfig {
         problems
     }
 
+    /// What a worker written with another SDK may and must say.
+    fn check_sdk(&self) -> Vec<KeyProblem> {
+        let mut problems = Vec::new();
+        let w = &self.worker;
+        let sdk_only = [
+            ("image", w.image.is_some()),
+            ("command", !w.command.is_empty()),
+            ("args", !w.args.is_empty()),
+            ("env", !w.env.is_empty()),
+            ("graceful_shutdown", w.graceful_shutdown.is_some()),
+            ("metrics_port", w.metrics_port.is_some()),
+        ];
+        if w.sdk == Sdk::Tk8s {
+            for (key, set) in sdk_only {
+                if set {
+                    problems.push(finding(
+                        format!("worker.{key}"),
+                        "only applies to a worker written with another SDK",
+                        Some("set worker.sdk (python, typescript, go, java, dotnet), or remove it: a tk8s host takes its settings from [worker.settings]"),
+                    ));
+                }
+            }
+        } else {
+            if !w.settings.is_empty() {
+                problems.push(finding(
+                    "worker.settings",
+                    format!("are tk8s host settings; a {} worker does not read them", w.sdk.name()),
+                    Some("put the worker's own variables under [worker.env]"),
+                ));
+            }
+            if w.controller.is_some() {
+                problems.push(finding(
+                    "worker.controller",
+                    format!("is not supported for a {} worker yet", w.sdk.name()),
+                    Some("remove [worker.controller]; the temporal-worker-controller's own docs cover SDK workers"),
+                ));
+            }
+            for key in w.env.keys() {
+                if crate::objects::rendered_sdk_env().contains(&key.as_str()) || key.starts_with(S::env::PREFIX) {
+                    problems.push(finding(
+                        format!("worker.env.{key}"),
+                        "is rendered from the deploy config (the connection) or belongs to tk8s",
+                        Some("set the connection under [temporal]; keep [worker.env] for the worker's own variables"),
+                    ));
+                }
+            }
+        }
+        if self.orchestrator.as_ref().is_some_and(|o| o.role.sdk != Sdk::Tk8s) {
+            problems.push(finding(
+                "orchestrator.sdk",
+                "only the worker can be written with another SDK",
+                Some("start workflows from your own code, or use a tk8s app's orchestrator role"),
+            ));
+        }
+        problems
+    }
+
     fn check_autoscaling(&self, name: &str, a: &Autoscaling) -> Vec<KeyProblem> {
         let mut problems = Vec::new();
         let floor = if a.mode == Autoscaler::Keda { 0 } else { 1 };
@@ -1007,8 +1131,17 @@ impl DeployConfig {
                 )
             });
         }
-        let controlled = self.worker.controller.is_some();
-        if controlled && a.signal == Some(Signal::Tk8s) {
+        let controlled = self.backlog_by_default();
+        if self.worker.sdk != Sdk::Tk8s && a.signal == Some(Signal::Tk8s) {
+            problems.push(finding(
+                format!("{name}.autoscaling.signal"),
+                format!(
+                    "= \"tk8s\" is not available for a {} worker yet: the scaler role runs from a hosted app's image",
+                    self.worker.sdk.name()
+                ),
+                Some("use signal = \"backlog\" (KEDA's temporal trigger, or an HPA on CPU and backlog)"),
+            ));
+        } else if self.worker.controller.is_some() && a.signal == Some(Signal::Tk8s) {
             problems.push(finding(
                 format!("{name}.autoscaling.signal"),
                 "= \"tk8s\" does not work with worker.controller: the scaler decides for the whole task queue, the controller needs one signal per build",
@@ -1090,6 +1223,13 @@ impl DeployConfig {
         problems
     }
 
+    /// Whether the worker autoscales on the backlog unless told otherwise: the scaler role cannot
+    /// serve a controller-managed worker (per build) or an SDK worker (it runs from a hosted
+    /// app's image).
+    pub fn backlog_by_default(&self) -> bool {
+        self.worker.controller.is_some() || self.worker.sdk != Sdk::Tk8s
+    }
+
     /// The task queue: the deploy config's, else the code's (from `app.binary`), else the app's
     /// name (which is also what `App::new` defaults it to).
     pub fn task_queue(&self) -> &str {
@@ -1113,7 +1253,8 @@ impl DeployConfig {
             c.app.image_pull_secrets = secrets.clone();
         }
         if let Some(level) = &env.log_level {
-            for role in std::iter::once(&mut c.worker).chain(c.orchestrator.as_mut().map(|o| &mut o.role)) {
+            let hosted_worker = (c.worker.sdk == Sdk::Tk8s).then_some(&mut c.worker);
+            for role in hosted_worker.into_iter().chain(c.orchestrator.as_mut().map(|o| &mut o.role)) {
                 role.settings.insert(S::LOG_LEVEL.env.into(), level.clone());
             }
         }

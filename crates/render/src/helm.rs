@@ -8,7 +8,6 @@ use crate::deploy::{Autoscaler, DeployConfig};
 use crate::objects::{objects, role_env};
 use crate::output::to_yaml;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use tk8s_config::Role;
 use tk8s_config::spec as S;
 
@@ -36,8 +35,10 @@ fn replicas_sentinel(role: &str) -> String {
 /// Values for one config: what the chart's templates read.
 fn values(c: &DeployConfig) -> Value {
     let role = |r: &crate::deploy::RoleConfig, role: Role| {
-        let env: BTreeMap<String, String> = role_env(c, r, role);
-        let mut v = json!({ "replicas": r.replicas, "env": env });
+        let mut v = json!({ "replicas": r.replicas });
+        if !crate::objects::is_sdk_worker(c, role) {
+            v["env"] = json!(role_env(c, r, role));
+        }
         if let Some(a) = r.autoscaling.as_ref().filter(|a| a.mode != Autoscaler::None) {
             v["autoscaling"] = json!({ "minReplicas": a.min_replicas, "maxReplicas": a.max_replicas });
         }
@@ -52,7 +53,7 @@ fn values(c: &DeployConfig) -> Value {
     if let Some(o) = &c.orchestrator {
         v[Role::Orchestrator.name()] = role(&o.role, Role::Orchestrator);
     }
-    if c.codec_server.is_some() {
+    if c.uses_tk8s_image() {
         v["image"]["tk8sRepository"] = json!(c.tk8s_image());
         v["image"]["tk8sTag"] = json!(c.tk8s_image_ref().rsplit_once(':').map(|(_, t)| t.to_string()).unwrap_or_default());
     }
@@ -137,7 +138,9 @@ fn mark(c: &DeployConfig, o: &mut Value) {
         if !VALUES_ROLES.iter().any(|r| r.name() == component) {
             return;
         }
-        if let Some(c0) = o.pointer_mut("/spec/template/spec/containers/0") {
+        // An SDK worker's env holds a Secret reference: it stays as rendered, not a value.
+        let sdk_worker = component == Role::Worker.name() && c.worker.sdk != crate::deploy::Sdk::Tk8s;
+        if !sdk_worker && let Some(c0) = o.pointer_mut("/spec/template/spec/containers/0") {
             c0["env"] = json!(env_sentinel(&component));
         }
         if o["spec"]["replicas"].is_number() {

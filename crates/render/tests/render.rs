@@ -31,6 +31,8 @@ fn variants() -> Vec<(&'static str, DeployConfig)> {
         ("api-key+keda", DeployConfig::parse(&base, &api_key).unwrap()),
         ("controller+mtls", controller_mtls()),
         ("controller+api-key", controller_api_key()),
+        ("sdk-python", common::sdk_python()),
+        ("sdk-typescript", common::sdk_typescript()),
     ]
 }
 
@@ -193,7 +195,12 @@ fn normalise(objects: Vec<Value>) -> BTreeMap<String, Value> {
 /// rendered to temporary folders (kept alive by the returned guards).
 fn rendered_dirs() -> Vec<(&'static str, DeployConfig, PathBuf, Option<tempfile::TempDir>)> {
     let mut out = vec![("greeting", greeting(), root().join("deploy/greeting"), None)];
-    for (name, config) in [("controller+mtls", controller_mtls()), ("controller+api-key", controller_api_key())] {
+    for (name, config) in [
+        ("controller+mtls", controller_mtls()),
+        ("controller+api-key", controller_api_key()),
+        ("sdk-python", common::sdk_python()),
+        ("sdk-typescript", common::sdk_typescript()),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         tk8s_render::write_all(&config, tmp.path(), false).unwrap();
         out.push((name, config, tmp.path().to_path_buf(), Some(tmp)));
@@ -239,6 +246,10 @@ fn codec_server_render() -> Vec<Value> {
 fn keda_backlog_render() -> Vec<Value> {
     let (_, config) = variants().into_iter().find(|(n, _)| *n == "keda+backlog").unwrap();
     objects(&config).into_iter().map(|o| o.value).collect()
+}
+
+fn python_render() -> Vec<Value> {
+    objects(&common::sdk_python()).into_iter().map(|o| o.value).collect()
 }
 
 fn rendered_with_controller() -> Vec<Value> {
@@ -428,6 +439,29 @@ fn lint_catches_each_temporal_specific_mistake() {
             }),
         ),
         (
+            "TK015",
+            python_render,
+            Box::new(|o| {
+                worker(o)["spec"]["template"]["metadata"]["annotations"].as_object_mut().unwrap().remove("tk8s.io/graceful-shutdown");
+            }),
+        ),
+        (
+            "TK016",
+            python_render,
+            Box::new(|o| {
+                container(worker(o))["readinessProbe"] = json!({"exec": {"command": ["ls", "/"]}});
+            }),
+        ),
+        (
+            "TK017",
+            python_render,
+            Box::new(|o| {
+                let c = container(worker(o)).as_object_mut().unwrap();
+                c.remove("readinessProbe");
+                c.remove("startupProbe");
+            }),
+        ),
+        (
             "TK014",
             rendered,
             Box::new(|o| {
@@ -443,6 +477,7 @@ fn lint_catches_each_temporal_specific_mistake() {
         ),
     ];
     assert!(lint(&rendered_with_controller()).is_empty(), "{:?}", lint(&rendered_with_controller()));
+    assert!(lint(&python_render()).is_empty(), "{:?}", lint(&python_render()));
     assert!(lint(&keda_backlog_render()).is_empty(), "{:?}", lint(&keda_backlog_render()));
     for (rule, base, f) in &cases {
         let rules = mutate(*base, f);
@@ -698,6 +733,12 @@ fn every_rendered_env_var_is_a_known_setting_with_a_value_the_binary_accepts() {
             for o in objs.iter().filter(|o| o["kind"] == "Deployment" || o["kind"] == "WorkerDeployment") {
                 let pod = &o["spec"]["template"]["spec"];
                 for c in pod["containers"].as_array().into_iter().chain(pod["initContainers"].as_array()).flatten() {
+                    // Containers that run a tk8s binary (a role as their argument); an SDK
+                    // worker's env is Temporal's and its own.
+                    if c["args"][0].as_str().and_then(tk8s_config::Role::from_name).is_none() {
+                        assert!(o["spec"]["template"]["metadata"]["annotations"]["tk8s.io/sdk"].is_string(), "{name}: {c}");
+                        continue;
+                    }
                     let mut env = BTreeMap::new();
                     for from in c["envFrom"].as_array().into_iter().flatten() {
                         let cm = &config_maps[from["configMapRef"]["name"].as_str().unwrap()];
@@ -844,4 +885,49 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn an_sdk_worker_gets_the_companion_and_temporals_own_variables() {
+    let objs: Vec<Value> = objects(&common::sdk_python()).into_iter().map(|o| o.value).collect();
+    let d = objs.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "greeting-worker").unwrap();
+    let pod = &d["spec"]["template"]["spec"];
+    let companion = &pod["initContainers"][0];
+    assert_eq!((companion["name"].as_str(), companion["restartPolicy"].as_str()), (Some("companion"), Some("Always")), "a native sidecar");
+    assert_eq!(companion["args"], json!(["companion"]));
+    assert_eq!(companion["image"], format!("registry.example.com/tk8s:{}", env!("CARGO_PKG_VERSION")));
+    let worker = &pod["containers"][0];
+    assert_eq!(worker["image"], "registry.example.com/greeting-py:1.4.2");
+    assert_eq!(worker["command"], json!(["python", "-m", "greeting.worker"]));
+    assert!(worker["args"].is_null(), "no role argument: it is not a tk8s binary");
+    let env: BTreeMap<&str, &Value> = worker["env"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e)).collect();
+    assert_eq!(env["TEMPORAL_ADDRESS"]["value"], "temporal-frontend.temporal.svc.cluster.local:7233");
+    assert_eq!(env["TEMPORAL_TASK_QUEUE"]["value"], "greeting");
+    assert_eq!(env["TEMPORAL_TLS"]["value"], "true");
+    assert_eq!(env["TEMPORAL_API_KEY"]["valueFrom"]["secretKeyRef"], json!({ "name": "greeting-temporal-api-key", "key": "api-key" }));
+    assert_eq!(env["CODEC_KEYS_DIR"]["value"], "/etc/tk8s/codec-keys");
+    assert_eq!(env["MAX_CONCURRENT_ACTIVITIES"]["value"], "100", "its own [worker.env]");
+    assert!(env.keys().all(|k| !k.starts_with("TK8S_")), "no host settings for a Python worker: {env:?}");
+    for (probe, path) in [("startupProbe", "/startupz"), ("readinessProbe", "/readyz"), ("livenessProbe", "/worker/livez")] {
+        assert_eq!(
+            (worker[probe]["httpGet"]["path"].as_str(), worker[probe]["httpGet"]["port"].as_i64()),
+            (Some(path), Some(9090)),
+            "{probe}"
+        );
+    }
+    assert_eq!(pod["terminationGracePeriodSeconds"], 35, "the declared 30s graceful shutdown plus the margin");
+    let companion_env: Vec<&str> = companion["env"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(companion_env, ["TK8S_API_KEY_FILE", "TK8S_COMPANION_WORKER_METRICS"]);
+    assert!(objs.iter().all(|o| o["metadata"]["name"] != "greeting-scaler"), "no scaler: KEDA's backlog trigger");
+    let so = objs.iter().find(|o| o["kind"] == "ScaledObject").unwrap();
+    assert_eq!(so["spec"]["triggers"][0]["type"], "temporal");
+    // A signal the SDK worker cannot have is refused with the alternative.
+    let base = root().join("examples/greeting/deploy.toml");
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
+        .replace("spread = true", "spread = true\nsdk = \"go\"")
+        .replace("# signal = \"backlog\"", "signal = \"tk8s\"");
+    let text = text.replace("[worker.settings]                          # any TK8S_* setting from the configuration reference\nTK8S_MAX_CONCURRENT_ACTIVITIES = \"100\"", "");
+    let e = DeployConfig::parse(&base, &text).unwrap_err().to_string();
+    assert!(e.contains("not available for a go worker yet") && e.contains("signal = \"backlog\""), "{e}");
 }

@@ -51,14 +51,14 @@ fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
     assert!(!chart.contains("Passed checks: 0,"), "checkov scanned nothing in the chart:\n{chart}");
     // Under the temporal-worker-controller: the worker's pod template (as a PodTemplate, which
     // checkov scans like a Deployment's) and everything else rendered.
-    for config in [common::controller_mtls(), common::controller_api_key()] {
+    for config in [common::controller_mtls(), common::controller_api_key(), common::sdk_python(), common::sdk_typescript()] {
         // Not a dot-directory: checkov skips hidden paths.
         let dir = tempfile::Builder::new().prefix("tk8s-checkov-").tempdir().unwrap();
         for o in tk8s_render::objects(&config) {
             std::fs::write(dir.path().join(&o.file), tk8s_render::to_yaml(&o.value)).unwrap();
         }
         let outputs = controller_outputs(&tk8s_render::objects(&config));
-        assert!(outputs.iter().any(|(_, v)| v["kind"] == "PodTemplate"));
+        assert_eq!(outputs.iter().any(|(_, v)| v["kind"] == "PodTemplate"), config.worker.controller.is_some());
         for (file, value) in &outputs {
             std::fs::write(dir.path().join(file), tk8s_render::to_yaml(value)).unwrap();
         }
@@ -72,14 +72,14 @@ fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
             report => report,
         };
         assert_eq!(report["summary"]["failed"], 0, "{:#}", report["results"]["failed_checks"]);
-        assert_eq!(report["summary"]["skipped"], skips * workloads, "only the reasoned skips, one per workload");
-        let on_template = report["results"]["passed_checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["resource"] == "PodTemplate.greeting.greeting-worker")
-            .count();
-        assert!(on_template > 20, "checkov barely scanned the worker's pod template ({on_template} checks)");
+        // The reasoned skips, one per workload; an SDK worker with an API key adds its own (the key
+        // as an env var, which is all Temporal's envconfig reads).
+        let sdk_api_key = usize::from(config.worker.sdk != tk8s_render::Sdk::Tk8s && config.temporal.auth == tk8s_render::Auth::ApiKey);
+        assert_eq!(report["summary"]["skipped"], skips * workloads + sdk_api_key, "only the reasoned skips");
+        let scanned =
+            if config.worker.controller.is_some() { "PodTemplate.greeting.greeting-worker" } else { "Deployment.greeting.greeting-worker" };
+        let on_worker = report["results"]["passed_checks"].as_array().unwrap().iter().filter(|c| c["resource"] == scanned).count();
+        assert!(on_worker > 20, "checkov barely scanned the worker ({on_worker} checks on {scanned})");
     }
     let docker =
         run(Command::new(&checkov).args(["--skip-download", "--compact", "--framework", "dockerfile", "-f", "deploy/docker/Dockerfile"]));

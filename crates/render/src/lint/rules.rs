@@ -65,6 +65,21 @@ pub(super) const RULES: &[Rule] = &[
         summary: "a host container that overrides the image's entrypoint or user (the image contract: the app binary is the ENTRYPOINT, uid 65532)",
         check: breaks_the_image_contract,
     },
+    Rule {
+        id: "TK015",
+        summary: "a Python or TypeScript worker whose graceful shutdown is not declared, or longer than the pod's termination grace (both SDKs default to 0: activities are cut off at SIGTERM)",
+        check: sdk_shutdown_undeclared,
+    },
+    Rule {
+        id: "TK016",
+        summary: "an exec probe on a Temporal worker that proves nothing (ls, cat, true, echo, test)",
+        check: exec_probe_proves_nothing,
+    },
+    Rule {
+        id: "TK017",
+        summary: "a Temporal worker pod with no readiness signal (no readinessProbe in the pod)",
+        check: worker_without_readiness,
+    },
 ];
 
 /// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
@@ -488,6 +503,94 @@ fn breaks_the_image_contract(cx: &Context<'_>) -> Vec<Finding> {
     out
 }
 
+/// A pod's containers, init containers (native sidecars) included.
+fn pod_containers(o: &Value) -> impl Iterator<Item = &Value> {
+    ["/spec/template/spec/containers", "/spec/template/spec/initContainers"]
+        .into_iter()
+        .filter_map(|p| o.pointer(p).and_then(Value::as_array))
+        .flatten()
+}
+
+/// A container that runs a Temporal worker of any SDK: it gets Temporal's connection variables.
+fn is_temporal_worker(c: &Value) -> bool {
+    c["env"].as_array().into_iter().flatten().any(|e| e["name"] == S::TEMPORAL_ADDRESS.env)
+        || c["envFrom"].is_array() && c["args"][0] == Role::Worker.name()
+}
+
+fn workloads<'a>(cx: &'a Context<'_>) -> impl Iterator<Item = &'a Value> {
+    cx.objects.iter().filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet" | "WorkerDeployment")))
+}
+
+/// TK015. The Python and TypeScript SDKs do not wait for running activities at shutdown unless
+/// the worker's code says how long to (`graceful_shutdown_timeout`, `shutdownGraceTime`).
+fn sdk_shutdown_undeclared(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for o in workloads(cx) {
+        let annotations = &o["spec"]["template"]["metadata"]["annotations"];
+        let Some(sdk) = annotations[crate::SDK_ANNOTATION].as_str() else { continue };
+        let period = o.pointer("/spec/template/spec/terminationGracePeriodSeconds").and_then(Value::as_u64).unwrap_or(30);
+        match annotations[crate::GRACEFUL_SHUTDOWN_ANNOTATION].as_str().and_then(tk8s_config::parse_duration) {
+            None if matches!(sdk, "python" | "typescript") => out.push(finding(
+                "TK015",
+                o,
+                format!("runs a {sdk} worker whose graceful shutdown is not declared; the {sdk} SDK's default is 0, so activities are cut off at SIGTERM"),
+                "set it in the worker's code (Python: Worker(graceful_shutdown_timeout=timedelta(seconds=30)); TypeScript: Worker.create({ shutdownGraceTime: '30s' })) and declare it as worker.graceful_shutdown in the deploy config",
+            )),
+            Some(d) if d.as_secs() >= period => out.push(finding(
+                "TK015",
+                o,
+                format!("lets its {sdk} worker drain for {} s but terminationGracePeriodSeconds is {period}", d.as_secs()),
+                "raise terminationGracePeriodSeconds above the worker's graceful shutdown (render does this from worker.graceful_shutdown)",
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// TK016. `ls /` or `cat` of a file succeeds whatever the worker does.
+fn exec_probe_proves_nothing(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for o in workloads(cx) {
+        // tk8s hosts' exec probes are TK002's.
+        let hosted = |c: &Value| cx.hosts.iter().any(|h| std::ptr::eq(h.container, c));
+        for c in pod_containers(o).filter(|c| is_temporal_worker(c) && !hosted(c)) {
+            for field in ["readinessProbe", "livenessProbe", "startupProbe"] {
+                let Some(cmd) = c[field]["exec"]["command"].as_array() else { continue };
+                let words: Vec<&str> = cmd.iter().filter_map(Value::as_str).collect();
+                let program = words.iter().find(|w| !matches!(**w, "sh" | "/bin/sh" | "bash" | "/bin/bash" | "-c")).copied().unwrap_or("");
+                let first = program.split_whitespace().next().unwrap_or("").rsplit('/').next().unwrap_or("");
+                if matches!(first, "ls" | "cat" | "true" | "echo" | "test" | "stat" | "[") {
+                    out.push(finding(
+                        "TK016",
+                        o,
+                        format!("{field} of {} runs `{}`, which succeeds whether or not the worker polls", container_name(c), words.join(" ")),
+                        "probe the worker's real state: run `tk8s companion` beside it (worker.sdk in the deploy config) and probe its /readyz",
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// TK017. Without a readiness probe, a pod counts as ready as soon as its process starts, polling
+/// or not: rollouts move on and PodDisruptionBudgets count pods that do no work.
+fn worker_without_readiness(cx: &Context<'_>) -> Vec<Finding> {
+    workloads(cx)
+        .filter(|o| pod_containers(o).any(is_temporal_worker))
+        .filter(|o| pod_containers(o).all(|c| c["readinessProbe"].is_null()))
+        .map(|o| {
+            finding(
+                "TK017",
+                o,
+                "runs a Temporal worker with no readinessProbe: it counts as ready whether it polls or not".into(),
+                "a tk8s host: probe /readyz on its admin port; any other SDK: run `tk8s companion` beside it (worker.sdk in the deploy config)",
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Context, lint};
@@ -699,6 +802,45 @@ mod tests {
         assert_eq!(rule("TK013", &[private(json!([]))]), 1);
         assert_eq!(rule("TK013", &[private(json!([{ "name": "regcred" }]))]), 0);
         assert_eq!(rule("TK013", &[worker()]), 0, "not said to be private");
+    }
+
+    /// A Python worker Deployment with its companion, as render writes it.
+    fn python(graceful: Option<&str>) -> Value {
+        let mut annotations = json!({ "tk8s.io/sdk": "python" });
+        if let Some(g) = graceful {
+            annotations["tk8s.io/graceful-shutdown"] = json!(g);
+        }
+        json!({ "kind": "Deployment", "metadata": { "name": "py" }, "spec": { "template": {
+            "metadata": { "annotations": annotations },
+            "spec": { "terminationGracePeriodSeconds": 35,
+                "initContainers": [{ "name": "companion", "args": ["companion"], "restartPolicy": "Always" }],
+                "containers": [{ "name": "worker", "env": [{ "name": "TEMPORAL_ADDRESS", "value": "t:7233" }],
+                    "readinessProbe": { "httpGet": { "path": "/readyz", "port": 9090 } } }] } } } })
+    }
+
+    #[test]
+    fn tk015_an_undeclared_or_too_long_sdk_shutdown() {
+        assert_eq!(rule("TK015", &[python(None)]), 1);
+        assert_eq!(rule("TK015", &[python(Some("30s"))]), 0);
+        assert_eq!(rule("TK015", &[python(Some("60s"))]), 1, "longer than the termination grace");
+        let mut go = python(None);
+        go["spec"]["template"]["metadata"]["annotations"]["tk8s.io/sdk"] = json!("go");
+        assert_eq!(rule("TK015", &[go]), 0, "Go's worker stop timeout is not 0 by default");
+    }
+
+    #[test]
+    fn tk016_and_tk017_probes_that_prove_nothing_and_no_probe_at_all() {
+        let with_probe = |probe: Value| {
+            let mut p = python(Some("30s"));
+            p["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = probe;
+            p
+        };
+        assert_eq!(rule("TK016", &[with_probe(json!({ "exec": { "command": ["ls", "/"] } }))]), 1);
+        assert_eq!(rule("TK016", &[with_probe(json!({ "exec": { "command": ["/bin/sh", "-c", "cat /tmp/healthy"] } }))]), 1);
+        assert_eq!(rule("TK016", &[with_probe(json!({ "exec": { "command": ["python", "check.py"] } }))]), 0);
+        assert_eq!(rule("TK017", &[with_probe(Value::Null)]), 1);
+        assert_eq!(rule("TK017", &[python(Some("30s"))]), 0);
+        assert_eq!(rule("TK017", &[worker()]), 0, "a tk8s host with its probes");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub(crate) fn pdb(c: &DeployConfig) -> PodDisruptionBudget {
 /// Seconds a lower replica count waits in the autoscaler itself. With signal `tk8s` the scaler
 /// already applied the window, so a second one would only double it.
 fn autoscaler_scale_down_window_s(c: &DeployConfig, a: &Autoscaling) -> i32 {
-    match a.signal(c.worker.controller.is_some()) {
+    match a.signal(c.backlog_by_default()) {
         Signal::Tk8s => 0,
         Signal::Backlog => a.scale_down_window.duration().as_secs() as i32,
     }
@@ -46,7 +46,7 @@ fn external_metric(name: &str, labels: BTreeMap<String, String>, average_value: 
 /// and the backlog per pod (per build under the controller).
 fn hpa_metrics(c: &DeployConfig, a: &Autoscaling) -> Vec<MetricSpec> {
     let tq = || BTreeMap::from([("task_queue".to_string(), c.task_queue().to_string())]);
-    match a.signal(c.worker.controller.is_some()) {
+    match a.signal(c.backlog_by_default()) {
         Signal::Tk8s => vec![external_metric("tk8s_desired_worker_replicas", tq(), "1")],
         Signal::Backlog => {
             let backlog = if c.worker.controller.is_some() {
@@ -106,7 +106,7 @@ pub(crate) fn hpa(c: &DeployConfig) -> Option<HorizontalPodAutoscaler> {
 /// `backlog`: KEDA's `temporal` trigger, which sees the backlog only.
 pub(crate) fn scaled_object(c: &DeployConfig) -> Option<Object> {
     let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Autoscaler::Keda)?;
-    let trigger = match a.signal(c.worker.controller.is_some()) {
+    let trigger = match a.signal(c.backlog_by_default()) {
         Signal::Tk8s => json!({
             "type": "external",
             "metadata": { "scalerAddress": scaler_address(c), "taskQueue": c.task_queue() },

@@ -31,6 +31,7 @@ mod monitoring;
 mod network;
 mod pod;
 mod scaler;
+mod sdk;
 
 pub(crate) use autoscaling::*;
 pub(crate) use controller::*;
@@ -41,6 +42,8 @@ pub use pod::PRIVATE_REGISTRY;
 pub(crate) use pod::*;
 pub use scaler::scaler_port;
 pub(crate) use scaler::*;
+pub use sdk::{CODEC_KEYS_ENV, GRACEFUL_SHUTDOWN_ANNOTATION, SDK_ANNOTATION, TASK_QUEUE_ENV, rendered_sdk_env};
+pub(crate) use sdk::{companion_env, is_sdk_worker, sdk_env};
 
 /// Path inside the container of each mounted Secret. `TLS_DIR` is also where the
 /// temporal-worker-controller mounts a Connection's mTLS Secret, so `TK8S_TLS_CERT_DIR` holds for
@@ -123,9 +126,6 @@ fn config_map(c: &DeployConfig) -> ConfigMap {
     if let Some(name) = &c.temporal.server_name {
         put(S::TEMPORAL_TLS_SERVER_NAME.env, name);
     }
-    if c.encryption.is_some() {
-        put(S::CODEC_KEYS_DIR.env, CODEC_KEYS_DIR);
-    }
     if let Some(endpoint) = &c.monitoring.otlp_endpoint {
         put(S::LOG_OTLP_ENDPOINT.env, endpoint);
     }
@@ -143,7 +143,14 @@ pub(crate) fn container_env(c: &DeployConfig, config: &RoleConfig, role: Role) -
 /// Each role's container env from the app's image, with the deploy config table its own
 /// settings come from (for messages).
 pub(crate) fn containers_env(c: &DeployConfig) -> Vec<(Role, &'static str, BTreeMap<String, String>)> {
-    let mut out = vec![(Role::Worker, "worker.settings", container_env(c, &c.worker, Role::Worker))];
+    let mut out = vec![if is_sdk_worker(c, Role::Worker) {
+        // The worker is not a tk8s binary; its companion is, with the ConfigMap's settings.
+        let mut env = config_map(c).data.unwrap_or_default();
+        env.extend(companion_env(c));
+        (Role::Companion, "worker", env)
+    } else {
+        (Role::Worker, "worker.settings", container_env(c, &c.worker, Role::Worker))
+    }];
     if let Some(o) = &c.orchestrator {
         out.push((Role::Orchestrator, "orchestrator.settings", container_env(c, &o.role, Role::Orchestrator)));
     }
@@ -161,8 +168,16 @@ fn controller_managed(c: &DeployConfig, role: Role) -> bool {
 
 /// A role's container env: its settings, the drain grace, and the API key file it mounts.
 pub(crate) fn role_env(c: &DeployConfig, config: &RoleConfig, role: Role) -> BTreeMap<String, String> {
+    if is_sdk_worker(c, role) {
+        return sdk_env(c);
+    }
     let mut env = config.settings.clone();
     env.insert(S::SHUTDOWN_GRACE.env.into(), config.shutdown_grace.to_string());
+    // Only the roles that mount the keys are told where they are (an SDK worker's companion
+    // reads the ConfigMap too, and has no keys).
+    if c.encryption.is_some() {
+        env.insert(S::CODEC_KEYS_DIR.env.into(), CODEC_KEYS_DIR.into());
+    }
     if c.temporal.auth == Auth::ApiKey && !controller_managed(c, role) {
         env.insert(S::TEMPORAL_API_KEY_FILE.env.into(), format!("{API_KEY_DIR}/api-key"));
     }

@@ -21,7 +21,7 @@ pub(crate) fn metrics_service(c: &DeployConfig, role: Role) -> Service {
 /// take it (`rules.external`). `None` unless the worker has an HPA.
 pub fn adapter_rules(c: &DeployConfig) -> Option<Value> {
     let a = c.worker.autoscaling.as_ref().filter(|a| a.mode == Autoscaler::Hpa)?;
-    let (metric, by) = match a.signal(c.worker.controller.is_some()) {
+    let (metric, by) = match a.signal(c.backlog_by_default()) {
         crate::deploy::Signal::Tk8s => ("tk8s_desired_worker_replicas", "task_queue"),
         crate::deploy::Signal::Backlog if c.worker.controller.is_some() => {
             ("temporal_approximate_backlog_count", "task_type, temporal_worker_deployment_name, temporal_worker_build_id")

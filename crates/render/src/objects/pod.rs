@@ -138,6 +138,9 @@ fn container_ports(role: Role) -> Vec<ContainerPort> {
 }
 
 pub(crate) fn deployment(c: &DeployConfig, config: &RoleConfig, role: Role) -> Deployment {
+    if is_sdk_worker(c, role) {
+        return super::sdk::deployment(c);
+    }
     let component = role.name();
     let name = format!("{}-{component}", c.app.name);
     let managed = controller_managed(c, role);

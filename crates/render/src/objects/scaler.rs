@@ -9,7 +9,7 @@ use crate::deploy::{Autoscaling, Signal};
 
 /// The worker's autoscaling when the scaler decides it (signal `tk8s`, no controller).
 pub(crate) fn scaler_autoscaling(c: &DeployConfig) -> Option<&Autoscaling> {
-    c.worker.autoscaling.as_ref().filter(|a| a.mode != Autoscaler::None && a.signal(c.worker.controller.is_some()) == Signal::Tk8s)
+    c.worker.autoscaling.as_ref().filter(|a| a.mode != Autoscaler::None && a.signal(c.backlog_by_default()) == Signal::Tk8s)
 }
 
 /// The scaler's gRPC port (KEDA's external scaler protocol), from the settings table.
@@ -49,6 +49,13 @@ pub(crate) fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> RoleConfig {
         readiness_gates: Vec::new(),
         settings,
         controller: None,
+        sdk: Default::default(),
+        image: None,
+        command: Vec::new(),
+        args: Vec::new(),
+        env: Default::default(),
+        graceful_shutdown: None,
+        metrics_port: None,
     }
 }
 

@@ -98,3 +98,31 @@ pub fn controller_outputs(objs: &[tk8s_render::Object]) -> Vec<(String, Value)> 
     }
     out
 }
+
+/// The worker written with the Python SDK: its own image and command, an API key, encryption,
+/// KEDA on the backlog, its graceful shutdown declared and its metrics relayed.
+pub fn sdk_python() -> DeployConfig {
+    let base = root().join("examples/greeting/deploy.toml");
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
+        .replace("auth = \"none\"", "auth = \"api-key\"\napi_key_secret = \"greeting-temporal-api-key\"")
+        .replace("# [encryption]\n# key_secret", "[encryption]\nkey_secret")
+        .replace("mode = \"hpa\"", "mode = \"keda\"")
+        .replace(
+            "spread = true",
+            "spread = true\nsdk = \"python\"\nimage = \"registry.example.com/greeting-py:1.4.2\"\ncommand = [\"python\", \"-m\", \"greeting.worker\"]\ngraceful_shutdown = \"30s\"\nmetrics_port = 9464",
+        )
+        .replace("[worker.settings]                          # any TK8S_* setting from the configuration reference\nTK8S_MAX_CONCURRENT_ACTIVITIES = \"100\"", "[worker.env]\nMAX_CONCURRENT_ACTIVITIES = \"100\"");
+    DeployConfig::parse(&base, &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The worker written with the TypeScript SDK, over mTLS, with an HPA on CPU and backlog.
+pub fn sdk_typescript() -> DeployConfig {
+    let base = root().join("examples/greeting/deploy.toml");
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
+        .replace("auth = \"none\"", "auth = \"mtls\"\ntls_secret = \"greeting-temporal-tls\"\nserver_name = \"temporal.example.com\"")
+        .replace("spread = true", "spread = true\nsdk = \"typescript\"\nargs = [\"lib/worker.js\"]\ngraceful_shutdown = \"15s\"")
+        .replace("[worker.settings]                          # any TK8S_* setting from the configuration reference\nTK8S_MAX_CONCURRENT_ACTIVITIES = \"100\"", "");
+    DeployConfig::parse(&base, &text).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,6 +1,6 @@
-//! One HTTP/1.0 GET of a host's own plain-HTTP endpoints: the admin server relaying the SDK's
+//! One HTTP/1.0 GET of plain-HTTP endpoints in the pod: the admin server relaying the SDK's
 //! Prometheus exporter on loopback, `probe` (a container HEALTHCHECK with no curl in the
-//! image), and the scaler reading the workers' `/metrics`. One request, then EOF; a hyper client
+//! image), the scaler reading the workers' `/metrics`, the companion relaying an SDK worker's. One request, then EOF; a hyper client
 //! would be more code than the protocol.
 
 use std::io::{Read, Write};
