@@ -58,7 +58,16 @@ pub fn run(m: &ArgMatches, env: &BTreeMap<String, String>) -> u8 {
         };
         labels.insert(k.to_string(), v.to_string());
     }
-    let spec = oci::ImageSpec { app: config.app.name.clone(), binary, tag: tag.clone(), files: Vec::new(), labels, created };
+    let spec = oci::ImageSpec {
+        app: config.app.name.clone(),
+        binary: Some(binary),
+        entrypoint: None,
+        tag: tag.clone(),
+        files: Vec::new(),
+        trees: Vec::new(),
+        labels,
+        created,
+    };
     let result = base::Base::ensure(&base::cache_dir(env), m.get_flag("refresh-base")).and_then(|b| oci::build(&spec, &b, &out));
     let built = match result {
         Ok(b) => b,

@@ -95,3 +95,43 @@ async fn metrics(State(s): State<ServerState>) -> Response {
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{Poller, TaskType};
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use std::time::SystemTime;
+    use tower::ServiceExt;
+
+    async fn get(app: &Router, path: &str) -> (u16, String) {
+        let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn the_probes_follow_the_pods_pollers() {
+        let health = Arc::new(Health::new(SystemTime::now() - Duration::from_secs(60), Duration::from_secs(70), Duration::from_secs(5)));
+        let metrics = Arc::new(Metrics::new());
+        let app = app(ServerState { health: health.clone(), metrics: metrics.clone(), worker_metrics: None });
+        assert_eq!(get(&app, "/livez").await.0, 200);
+        let (status, body) = get(&app, "/readyz").await;
+        assert_eq!(status, 503);
+        assert!(body.contains("\"reasons\":[\"Temporal not checked yet\"]"), "{body}");
+        assert_eq!(get(&app, "/startupz").await.0, 503);
+        let ours = Poller { identity: "1@p".into(), task_type: TaskType::Workflow, last_access: SystemTime::now(), ours: true };
+        health.record(Ok(vec![ours.clone()]));
+        metrics.record(Some(&[ours]), &[(TaskType::Workflow, 1)], true);
+        assert_eq!(get(&app, "/readyz").await.0, 200);
+        assert_eq!(get(&app, "/startupz").await.0, 200);
+        assert_eq!(get(&app, "/worker/livez").await.0, 200);
+        let (_, text) = get(&app, "/metrics").await;
+        assert!(text.contains("tk8s_companion_ready 1") && text.contains("tk8s_companion_own_pollers{task_type=\"workflow\"} 1"), "{text}");
+        health.mark_draining();
+        assert_eq!(get(&app, "/readyz").await.0, 503);
+    }
+}

@@ -58,7 +58,13 @@ const APT_HINT: &str = "the base is assembled from Debian packages: run this on 
 impl Base {
     /// The cached base for [`PACKAGES`], assembled first if there is none (or `refresh`).
     pub fn ensure(cache: &Path, refresh: bool) -> Result<Base, ImageError> {
-        let dir = cache.join("base").join(PACKAGES.join("+"));
+        Base::ensure_with(cache, PACKAGES, refresh)
+    }
+
+    /// The same for another package list: [`PACKAGES`] and what a runtime needs beyond them
+    /// (e.g. Debian's Python for a Python worker).
+    pub fn ensure_with(cache: &Path, packages: &[&str], refresh: bool) -> Result<Base, ImageError> {
+        let dir = cache.join("base").join(packages.join("+"));
         let (rootfs, versions) = (dir.join("rootfs"), dir.join("packages.txt"));
         if !refresh
             && rootfs.is_dir()
@@ -72,7 +78,7 @@ impl Base {
         for d in [&debs, &root] {
             std::fs::create_dir_all(d).map_err(|source| ImageError::Write { path: d.clone(), source })?;
         }
-        run("apt-get", Command::new("apt-get").current_dir(&debs).arg("download").args(PACKAGES), APT_HINT)?;
+        run("apt-get", Command::new("apt-get").current_dir(&debs).arg("download").args(packages), APT_HINT)?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(&debs)
             .map_err(|source| ImageError::Read { path: debs.clone(), source })?
             .flatten()

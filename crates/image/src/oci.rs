@@ -16,10 +16,16 @@ use tk8s_config::contract;
 pub struct ImageSpec {
     /// The app's name: the binary lands at `/usr/local/bin/<app>`, the ENTRYPOINT.
     pub app: String,
-    pub binary: PathBuf,
+    /// The app's binary; `None` for an image whose program comes from `trees` (an interpreter
+    /// and a script), which then sets `entrypoint`.
+    pub binary: Option<PathBuf>,
+    /// The ENTRYPOINT, when it is not the contract's `/usr/local/bin/<app>`.
+    pub entrypoint: Option<Vec<String>>,
     pub tag: String,
     /// Extra files in their own layer (path in the image, contents), e.g. an SBOM.
     pub files: Vec<(String, Vec<u8>)>,
+    /// Directories copied in, each into its own layer (host directory, path in the image).
+    pub trees: Vec<(PathBuf, String)>,
     /// Labels, `org.opencontainers.image.*` among them.
     pub labels: BTreeMap<String, String>,
     /// Seconds since the epoch for every time in the image (`SOURCE_DATE_EPOCH`).
@@ -52,20 +58,39 @@ pub fn rfc3339(secs: u64) -> String {
 
 /// Build `spec` on `base` into the OCI layout `out` (replaced if it exists).
 pub fn build(spec: &ImageSpec, base: &Base, out: &Path) -> Result<Built, ImageError> {
-    let missing = base.missing_libraries(&spec.binary)?;
-    if !missing.is_empty() {
-        return Err(ImageError::MissingLibraries { binary: spec.binary.clone(), missing });
-    }
-    let binary = std::fs::read(&spec.binary).map_err(|source| ImageError::Read { path: spec.binary.clone(), source })?;
     let mut layers = vec![Layer::of(tree(&base.rootfs, &["home/nonroot"], contract::USER)?, spec.created)?];
-    let bin_dir = contract::BIN_DIR.trim_start_matches('/');
-    let mut app = vec![
-        Entry::Dir { path: "usr".into(), mode: 0o755, uid: 0 },
-        Entry::Dir { path: "usr/local".into(), mode: 0o755, uid: 0 },
-        Entry::Dir { path: bin_dir.into(), mode: 0o755, uid: 0 },
-    ];
-    app.push(Entry::File { path: format!("{bin_dir}/{}", spec.app), mode: 0o755, uid: 0, data: binary });
-    layers.push(Layer::of(app, spec.created)?);
+    if let Some(path) = &spec.binary {
+        let missing = base.missing_libraries(path)?;
+        if !missing.is_empty() {
+            return Err(ImageError::MissingLibraries { binary: path.clone(), missing });
+        }
+        let binary = std::fs::read(path).map_err(|source| ImageError::Read { path: path.clone(), source })?;
+        let bin_dir = contract::BIN_DIR.trim_start_matches('/');
+        let mut app = vec![
+            Entry::Dir { path: "usr".into(), mode: 0o755, uid: 0 },
+            Entry::Dir { path: "usr/local".into(), mode: 0o755, uid: 0 },
+            Entry::Dir { path: bin_dir.into(), mode: 0o755, uid: 0 },
+        ];
+        app.push(Entry::File { path: format!("{bin_dir}/{}", spec.app), mode: 0o755, uid: 0, data: binary });
+        layers.push(Layer::of(app, spec.created)?);
+    }
+    for (source, dest) in &spec.trees {
+        let dest = dest.trim_matches('/');
+        let mut entries: Vec<Entry> = tree(source, &[], 0)?
+            .into_iter()
+            .map(|e| match e {
+                Entry::Dir { path, mode, uid } => Entry::Dir { path: format!("{dest}/{path}"), mode, uid },
+                Entry::File { path, mode, uid, data } => Entry::File { path: format!("{dest}/{path}"), mode, uid, data },
+                Entry::Symlink { path, target } => Entry::Symlink { path: format!("{dest}/{path}"), target },
+            })
+            .collect();
+        let mut parent = Some(Path::new(dest));
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            entries.push(Entry::Dir { path: p.to_string_lossy().into_owned(), mode: 0o755, uid: 0 });
+            parent = p.parent();
+        }
+        layers.push(Layer::of(entries, spec.created)?);
+    }
     if !spec.files.is_empty() {
         let mut entries = Vec::new();
         let mut dirs = std::collections::BTreeSet::new();
@@ -91,7 +116,7 @@ pub fn build(spec: &ImageSpec, base: &Base, out: &Path) -> Result<Built, ImageEr
         "os": "linux",
         "config": {
             "User": format!("{0}:{0}", contract::USER),
-            "Entrypoint": [contract::entrypoint(&spec.app)],
+            "Entrypoint": spec.entrypoint.clone().unwrap_or_else(|| vec![contract::entrypoint(&spec.app)]),
             "Cmd": [contract::DEFAULT_ROLE.name()],
             "Env": env,
             "ExposedPorts": { format!("{}/tcp", contract::admin_port()): {} },
