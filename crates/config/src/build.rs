@@ -40,6 +40,14 @@ pub(crate) fn build(r: &Resolved<'_>, inputs: &Inputs<'_>, problems: &mut Vec<Pr
         codec_server,
         scaler,
         companion,
+        replay: Replay {
+            closed_within: r.duration(&S::REPLAY_CLOSED_WITHIN),
+            max_per_type: r.int(&S::REPLAY_MAX_PER_TYPE),
+            max_total: r.int(&S::REPLAY_MAX_TOTAL),
+            query: r.opt_text(&S::REPLAY_QUERY),
+            concurrency: r.int(&S::REPLAY_CONCURRENCY),
+            batch: r.int(&S::REPLAY_BATCH),
+        },
         resolved: Vec::new(),
     })
 }

@@ -246,6 +246,17 @@ impl Scaler {
     }
 }
 
+/// `<app> replay`: which histories the namespace gives the replay, and how many at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub closed_within: Duration,
+    pub max_per_type: usize,
+    pub max_total: usize,
+    pub query: Option<String>,
+    pub concurrency: usize,
+    pub batch: usize,
+}
+
 /// `tk8s companion`: how it decides whether this pod's worker is polling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Companion {
@@ -330,6 +341,7 @@ pub struct Config {
     pub codec_server: CodecServer,
     pub scaler: Scaler,
     pub companion: Companion,
+    pub replay: Replay,
     /// Every setting's value and origin, for `config show`.
     resolved: Vec<(&'static Setting, Option<(Value, Origin)>)>,
 }

@@ -23,6 +23,8 @@ pub enum Role {
     CodecServer,
     /// `tk8s companion`: probes and metrics for a worker written with any Temporal SDK.
     Companion,
+    /// Replays workflow histories against this build's workflow code (the replay gate).
+    Replay,
 }
 
 /// Which binary offers a role.
@@ -93,6 +95,13 @@ pub const ROLES: &[RoleSpec] = &[
         lifetime: Lifetime::OneShot,
     },
     RoleSpec {
+        role: Role::Replay,
+        name: "replay",
+        about: "Replay workflow histories (open and recent ones from the namespace, and/or saved files) against this build's workflow code; exit 1 if any would not replay",
+        binary: Binary::App,
+        lifetime: Lifetime::OneShot,
+    },
+    RoleSpec {
         role: Role::CodecServer,
         name: "codec-server",
         about: "Serve /encode and /decode for the Temporal Web UI and CLI",
@@ -156,14 +165,14 @@ pub struct Roles(u16);
 impl Roles {
     pub const NONE: Roles = Roles(0);
     /// Roles that dial Temporal.
-    pub const CONNECTS: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::Companion]);
+    pub const CONNECTS: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::Companion, Role::Replay]);
     /// Roles that encode or decode payloads (and so read the codec keys).
-    pub const ENCRYPTS: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::CodecServer]);
+    pub const ENCRYPTS: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::CodecServer, Role::Replay]);
     /// The hosted app's long-running roles: an admin server, a drain, metrics, traces.
     pub const HOSTED: Roles = Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler]);
     /// Every role that logs.
     pub const LOGGING: Roles =
-        Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::CodecServer, Role::Companion]);
+        Roles::of(&[Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::CodecServer, Role::Companion, Role::Replay]);
 
     pub const fn of(roles: &[Role]) -> Roles {
         let mut bits = 0;
@@ -199,7 +208,8 @@ mod tests {
 
     #[test]
     fn every_role_has_one_row_and_a_unique_name() {
-        let all = [Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::Probe, Role::CodecServer, Role::Companion];
+        let all =
+            [Role::Worker, Role::Orchestrator, Role::Scaler, Role::Check, Role::Probe, Role::CodecServer, Role::Companion, Role::Replay];
         assert_eq!(ROLES.len(), all.len());
         for role in all {
             assert_eq!(ROLES.iter().filter(|r| r.role == role).count(), 1, "{role:?}");

@@ -46,6 +46,7 @@ pub enum Section {
     CodecServer,
     Scaler,
     Companion,
+    Replay,
 }
 
 impl Section {
@@ -63,6 +64,7 @@ impl Section {
             Section::CodecServer => "codec_server",
             Section::Scaler => "scaler",
             Section::Companion => "companion",
+            Section::Replay => "replay",
         }
     }
 
@@ -79,6 +81,7 @@ impl Section {
             Section::CodecServer => "Codec server settings",
             Section::Scaler => "Scaler settings",
             Section::Companion => "Companion settings",
+            Section::Replay => "Replay settings",
         }
     }
 }
@@ -199,7 +202,7 @@ settings! {
       Kind::Duration { min_ms: 100, max_ms: 600 * SEC }, Some("10s"),
       "How long start-up keeps trying to reach Temporal before giving up (exit 1); each attempt gets at most 5s.");
     // --- worker ---
-    WORKER_TASK_QUEUE = s(Section::Worker, Roles::HOSTED.with(Role::Companion), "worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
+    WORKER_TASK_QUEUE = s(Section::Worker, Roles::HOSTED.with(Role::Companion).with(Role::Replay), "worker.task_queue", "TK8S_TASK_QUEUE", "task-queue", TEXT, None,
       "Task queue the worker polls and the orchestrator starts workflows on (the app supplies a default).");
     WORKER_MAX_CONCURRENT_WORKFLOW_TASKS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_concurrent_workflow_tasks", "TK8S_MAX_CONCURRENT_WORKFLOW_TASKS", "max-concurrent-workflow-tasks",
       Kind::Int { min: 2, max: 10_000 }, Some("100"), "Workflow task slots.");
@@ -350,6 +353,22 @@ settings! {
       "Which worker identities belong to this pod: patterns where `*` is any text and `{pod}` the pod's name (its HOSTNAME). Every SDK's default identity is `<pid>@<hostname>`; change it if your worker sets its own identity.");
     COMPANION_WORKER_METRICS = s(Section::Companion, Roles::of(&[Role::Companion]), "companion.worker_metrics", "TK8S_COMPANION_WORKER_METRICS", "companion-worker-metrics", TEXT, None,
       "`host:port` of the worker's own Prometheus endpoint in the pod (e.g. 127.0.0.1:9464): the companion's /metrics relays it after its own, so the pod has one scrape target.");
+    // --- replay (`<app> replay`: the replay gate) ---
+    REPLAY_CLOSED_WITHIN = s(Section::Replay, Roles::of(&[Role::Replay]), "replay.closed_within", "TK8S_REPLAY_CLOSED_WITHIN", "replay-closed-within",
+      Kind::Duration { min_ms: 0, max_ms: 365 * 24 * 3600 * SEC }, Some("7d"),
+      "Besides every open workflow, replay workflows that closed within this time (0: open ones only). Recent closed histories show what the code did lately, including paths open workflows have not reached yet.");
+    REPLAY_MAX_PER_TYPE = s(Section::Replay, Roles::of(&[Role::Replay]), "replay.max_per_type", "TK8S_REPLAY_MAX_PER_TYPE", "replay-max-per-type",
+      Kind::Int { min: 1, max: 1_000_000 }, Some("100"),
+      "Most histories replayed per workflow type from the namespace (open ones first, then the most recently closed).");
+    REPLAY_MAX_TOTAL = s(Section::Replay, Roles::of(&[Role::Replay]), "replay.max_total", "TK8S_REPLAY_MAX_TOTAL", "replay-max-total",
+      Kind::Int { min: 1, max: 10_000_000 }, Some("1000"), "Most histories replayed from the namespace in all.");
+    REPLAY_QUERY = s(Section::Replay, Roles::of(&[Role::Replay]), "replay.query", "TK8S_REPLAY_QUERY", "replay-query", TEXT, None,
+      "An extra visibility filter, ANDed with the task queue and type (e.g. `StartTime > '2026-01-01T00:00:00Z'`).");
+    REPLAY_CONCURRENCY = s(Section::Replay, Roles::of(&[Role::Replay]), "replay.concurrency", "TK8S_REPLAY_CONCURRENCY", "replay-concurrency",
+      Kind::Int { min: 1, max: 64 }, Some("4"), "Histories fetched at once from Temporal (mind the namespace's rate limits).");
+    REPLAY_BATCH = s(Section::Replay, Roles::of(&[Role::Replay]), "replay.batch", "TK8S_REPLAY_BATCH", "replay-batch",
+      Kind::Int { min: 1, max: 10_000 }, Some("50"),
+      "Histories held in memory and replayed together: what bounds the memory of a replay, whatever the number of histories.");
 }
 
 /// Environment variables read outside the settings table. Like the table's, they are spelled

@@ -13,6 +13,7 @@ pub enum Invocation {
     Role(Role),
     /// `probe ENDPOINT`.
     Probe(String),
+    Replay(crate::replay::ReplayArgs),
     ConfigShow,
     /// `config defaults`: what the code defines, as JSON (`--output json`) or text.
     ConfigDefaults {
@@ -40,12 +41,37 @@ pub fn command(app: &str) -> Command {
         if spec.role == Role::Probe {
             sub = sub.arg(Arg::new("endpoint").value_parser(["livez", "readyz", "startupz"]).default_value("readyz"));
         }
+        if spec.role == Role::Replay {
+            sub = sub.args(replay_args());
+        }
         cmd = cmd.subcommand(sub);
     }
     let defaults = Command::new("defaults")
         .about("Print the defaults this app's code defines (name, task queue, workflow input, every setting's default); tk8s render compares its deploy config with them")
         .arg(Arg::new("output").long("output").value_parser(["text", "json"]).default_value("text").help("Output format"));
     cmd.subcommand(settings::config_command().mut_subcommand("show", |c| c.after_help(after_help())).subcommand(defaults))
+}
+
+fn replay_args() -> Vec<Arg> {
+    use clap::{ArgAction, value_parser};
+    vec![
+        Arg::new("from")
+            .long("from")
+            .value_name("PATH")
+            .action(ArgAction::Append)
+            .value_parser(value_parser!(std::path::PathBuf))
+            .help("History files (`temporal workflow show --output json`) or directories of them (what --save writes); without --server, only these"),
+        Arg::new("server")
+            .long("server")
+            .action(ArgAction::SetTrue)
+            .help("Also replay from the namespace (the default without --from): open workflows on the task queue, then recently closed ones"),
+        Arg::new("save")
+            .long("save")
+            .value_name("DIR")
+            .value_parser(value_parser!(std::path::PathBuf))
+            .help("Keep the histories fetched from the namespace here (<type>/<id>__<run>.json): a corpus to replay in CI"),
+        Arg::new("output").long("output").value_parser(["text", "json"]).default_value("text").help("The report's format"),
+    ]
 }
 
 /// The parsed command and the settings flags given to it.
@@ -57,6 +83,16 @@ pub fn parse(command: Command, args: &[String]) -> Result<(Invocation, Flags), c
     };
     let (invocation, sub): (Invocation, &ArgMatches) = match (Role::from_name(sub), m.subcommand()) {
         (Some(Role::Probe), _) => (Invocation::Probe(m.get_one::<String>("endpoint").cloned().unwrap_or_default()), m),
+        (Some(Role::Replay), _) => {
+            let from: Vec<std::path::PathBuf> = m.get_many("from").into_iter().flatten().cloned().collect();
+            let args = crate::replay::ReplayArgs {
+                server: m.get_flag("server") || from.is_empty(),
+                from,
+                save: m.get_one("save").cloned(),
+                json: m.get_one::<String>("output").is_some_and(|o| o == "json"),
+            };
+            (Invocation::Replay(args), m)
+        }
         (Some(role), _) => (Invocation::Role(role), m),
         (None, Some(("show", show))) => (Invocation::ConfigShow, show),
         (None, Some(("defaults", d))) => {

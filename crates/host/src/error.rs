@@ -29,6 +29,15 @@ pub enum HostError {
     /// connection's own exit code (78 or 1).
     #[error(transparent)]
     Temporal(#[from] tk8s_connect::ConnectError),
+    /// A history file or directory to replay cannot be read or is not a history. Exit 66.
+    #[error("{}: {reason}\n  hint: give the JSON `temporal workflow show --output json` writes, or a directory `{} replay --save` wrote", path.display(), "<app>")]
+    ReplayInput { path: std::path::PathBuf, reason: String },
+    /// Temporal cannot be listed or read for histories. Exit 69.
+    #[error("cannot read histories from Temporal: {0}")]
+    ReplayUnavailable(String),
+    /// Some histories do not replay (exit 1) or cannot be decoded (exit 65); the report says which.
+    #[error("{failed} histories do not replay with this build, {undecodable} cannot be decoded")]
+    ReplayRefused { failed: usize, undecodable: usize },
     /// Traces cannot be exported to the configured collector. Exit 78.
     #[error("{} = {endpoint}: {source}", S::LOG_OTLP_ENDPOINT.key)]
     Traces { endpoint: String, source: Source },
@@ -63,6 +72,10 @@ impl HostError {
     pub fn exit_code(&self) -> u8 {
         match self {
             HostError::Temporal(e) => e.exit_code(),
+            HostError::ReplayInput { .. } => exit::NO_INPUT,
+            HostError::ReplayUnavailable(_) => exit::UNAVAILABLE,
+            HostError::ReplayRefused { failed: 0, .. } => exit::DATA,
+            HostError::ReplayRefused { .. } => exit::FAILURE,
             HostError::Keys(_) | HostError::Traces { .. } => exit::CONFIG,
             _ => exit::FAILURE,
         }

@@ -13,6 +13,7 @@
 //! greeting probe readyz   # exit 0 if this container's own /readyz is 200 (HEALTHCHECK)
 //! greeting config show    # print every resolved setting and where it came from
 //! greeting config defaults --output json   # what the code defines (tk8s render checks it)
+//! greeting replay          # replay running and recent histories against this build (the gate)
 //! ```
 
 mod admin;
@@ -22,6 +23,7 @@ mod health;
 mod host_loop;
 mod meter;
 mod orchestrator;
+mod replay;
 mod scaler;
 mod shutdown;
 mod telemetry;
@@ -44,7 +46,7 @@ use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 use tk8s_config::exit;
 use tracing::{error, info};
 
-type Register = Box<dyn Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>>;
+pub(crate) type Register = Box<dyn Fn(&mut WorkerOptions) -> Result<(), WorkflowRegistrationError>>;
 
 /// A Temporal application hosted by temporal-k8s.
 pub struct App {
@@ -135,11 +137,73 @@ impl App {
         match invocation {
             cli::Invocation::Role(role) => self.run_role(role, config, host),
             cli::Invocation::Probe(endpoint) => probe(&config, &endpoint),
+            cli::Invocation::Replay(args) => self.replay(config, host, &args),
             cli::Invocation::ConfigShow => {
                 print!("{}", config.show());
                 exit::OK
             }
             cli::Invocation::ConfigDefaults { .. } => exit::OK,
+        }
+    }
+
+    /// Replay histories against this build's workflows; print the report; the exit code.
+    fn replay(self, config: Config, host: HostEnv, args: &replay::ReplayArgs) -> u8 {
+        let _subscriber = tk8s_logging::init_for_command(&config.log);
+        let Some(register) = &self.register else {
+            let e = HostError::NoRole(Role::Worker);
+            eprintln!("error: {e}");
+            return e.exit_code();
+        };
+        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return exit::FAILURE;
+            }
+        };
+        let result = runtime.block_on(async {
+            let encryption = match (&self.data_converter, &config.codec) {
+                (None, Some(codec)) => Some(tk8s_codec::Reloading::from_config(codec).map_err(HostError::Keys)?),
+                _ => None,
+            };
+            let data_converter = match (&self.data_converter, &encryption) {
+                (Some(custom), _) => custom(&config)?,
+                (None, Some(e)) => encrypting_converter(e.codec()),
+                (None, None) => DataConverter::default(),
+            };
+            let client = if args.server {
+                let prepared = tk8s_connect::prepare(&config, None, host.identity(&config, Role::Replay.name()))?;
+                let (client, _) = prepared
+                    .connect(&config.temporal.namespace, data_converter.clone(), config.temporal.connect_timeout)
+                    .await
+                    .map_err(|e| match e {
+                        tk8s_connect::ConnectError::Unreachable(d) => HostError::ReplayUnavailable(d.to_string()),
+                        other => HostError::Temporal(other),
+                    })?;
+                Some(client)
+            } else {
+                None
+            };
+            replay::run(&config, client, register, data_converter, encryption.map(|e| e.codec()), args).await
+        });
+        runtime.shutdown_background();
+        match result {
+            Ok(report) => {
+                if args.json {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                } else {
+                    print!("{}", report.text());
+                }
+                if report.ok() {
+                    exit::OK
+                } else {
+                    HostError::ReplayRefused { failed: report.failed, undecodable: report.undecodable }.exit_code()
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
         }
     }
 
@@ -244,7 +308,7 @@ impl App {
             },
             Role::Scaler => scaler::run(&config, client, telemetry.metrics.clone(), signal).await,
             // Not offered by an app's command tree (see tk8s-config's role table).
-            Role::Check | Role::Probe | Role::CodecServer | Role::Companion => Err(HostError::NoRole(role)),
+            Role::Check | Role::Probe | Role::CodecServer | Role::Companion | Role::Replay => Err(HostError::NoRole(role)),
         };
         watcher.abort();
         if let Some(t) = traces {

@@ -29,9 +29,21 @@ fn keep(meta: &Metadata<'_>, json: bool, verbose: bool) -> bool {
 
 /// Install the process-wide subscriber and return it (the SDK core takes it too).
 pub fn init(log: &Log) -> Arc<dyn Subscriber + Send + Sync> {
+    install(log, false)
+}
+
+/// The same for a command whose standard output is its result (`replay`): logs go to standard
+/// error, and the SDK core's per-task warnings (which the result reports) are left out.
+pub fn init_for_command(log: &Log) -> Arc<dyn Subscriber + Send + Sync> {
+    install(log, true)
+}
+
+fn install(log: &Log, command: bool) -> Arc<dyn Subscriber + Send + Sync> {
     // The SDK core is chatty at debug; follow the chosen level but never below info for h2/tonic.
-    let filter = EnvFilter::new(format!("{},h2=warn,tower=warn,hyper=warn,hyper_util=warn,tonic=warn,rustls=warn", log.level));
-    let terminal = std::io::stdout().is_terminal();
+    let quiet_core = if command { ",temporalio_sdk_core=error,temporalio_sdk=error" } else { "" };
+    let filter = EnvFilter::new(format!("{},h2=warn,tower=warn,hyper=warn,hyper_util=warn,tonic=warn,rustls=warn{quiet_core}", log.level));
+    let terminal = if command { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+    let writer = move || -> Box<dyn std::io::Write> { if command { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) } };
     let json = match log.format {
         LogFormat::Json => true,
         LogFormat::Text => false,
@@ -40,10 +52,11 @@ pub fn init(log: &Log) -> Arc<dyn Subscriber + Send + Sync> {
     let verbose = matches!(log.level.as_str(), "debug" | "trace");
     let spans = filter_fn(move |meta| keep(meta, json, verbose));
     let subscriber: Arc<dyn Subscriber + Send + Sync> = if json {
-        let layer = fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false).with_target(true);
+        let layer =
+            fmt::layer().json().flatten_event(true).with_current_span(false).with_span_list(false).with_target(true).with_writer(writer);
         Arc::new(tracing_subscriber::registry().with(filter).with(layer.with_filter(spans)))
     } else {
-        let layer = fmt::layer().with_target(false).with_ansi(terminal);
+        let layer = fmt::layer().with_target(false).with_ansi(terminal).with_writer(writer);
         Arc::new(tracing_subscriber::registry().with(filter).with(layer.with_filter(spans)))
     };
     // A second init (tests call into libraries more than once) keeps the first subscriber.
