@@ -108,6 +108,12 @@ fn command() -> Command {
                         .action(ArgAction::SetTrue)
                         .help("Delete objects an earlier deploy applied that the config no longer produces"),
                 )
+                .arg(
+                    Arg::new("skip-replay-gate")
+                        .long("skip-replay-gate")
+                        .action(ArgAction::SetTrue)
+                        .help("Roll out without replaying the running workflows' histories against the new image first (dangerous)"),
+                )
                 .arg(wait_arg()),
         )
         .subcommand(
@@ -360,7 +366,13 @@ fn cluster_command(name: &str, m: &ArgMatches) -> u8 {
                     dry_run: m.get_flag("dry-run"),
                     prune: m.get_flag("prune"),
                     wait,
+                    skip_replay_gate: m.get_flag("skip-replay-gate"),
                 };
+                if options.skip_replay_gate {
+                    eprintln!(
+                        "WARNING: --skip-replay-gate: the new image is rolled out without replaying the histories of running workflows; if it cannot replay them, they will stall on non-determinism errors"
+                    );
+                }
                 let report = tk8s_deploy::deploy(&cluster, &config, &options).await?;
                 print_report(&report, options.dry_run);
             }
@@ -397,6 +409,9 @@ fn print_report(report: &tk8s_deploy::Report, dry_run: bool) {
     }
     for (name, diff) in &report.diffs {
         println!("--- {name}\n{diff}");
+    }
+    if let Some(verdict) = &report.replay_gate {
+        println!("replay gate passed: {verdict}");
     }
     println!("{did} {} objects", report.applied.len());
     for p in &report.pruned {

@@ -50,7 +50,17 @@ fn a_new_app_builds_runs_renders_and_ships_as_a_hardened_image() {
     let out = tk8s(work.path(), &["new", APP, "--toolkit-path", root.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let app = work.path().join(APP);
-    for f in ["Cargo.toml", "Cargo.lock", "src/main.rs", "src/workflows.rs", "deploy.toml", "Dockerfile", ".dockerignore", "README.md"] {
+    for f in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/main.rs",
+        "src/workflows.rs",
+        "deploy.toml",
+        "Dockerfile",
+        ".dockerignore",
+        "README.md",
+        "replay/README.md",
+    ] {
         assert!(app.join(f).is_file(), "{f} missing");
     }
 
@@ -81,6 +91,18 @@ fn a_new_app_builds_runs_renders_and_ships_as_a_hardened_image() {
     let completed = server.statuses(&format!("WorkflowType = 'HelloWorkflow' AND TaskQueue = '{APP}'"));
     assert_eq!(completed.values().filter(|s| s.as_str() == tk8s_testkit::COMPLETED).count(), 3, "{completed:?}");
     eprintln!("scaffold: 3 workflows completed after {:.1} s", started.elapsed().as_secs_f64());
+
+    // Its replay gate: what ran replays with this build, saved into its corpus and replayed
+    // from there with no server, as its CI would.
+    let replay = |args: &[&str], env: &std::collections::BTreeMap<String, String>| {
+        Command::new(&binary).arg("replay").args(args).env_clear().envs(env).current_dir(&app).output().unwrap()
+    };
+    let out = replay(&["--save", "replay"], &env);
+    assert!(out.status.success() && text(&out).contains("HelloWorkflow: 3 replayed, 0 failed"), "{}", text(&out));
+    let mut offline = env.clone();
+    offline.insert(tk8s_config::spec::TEMPORAL_ADDRESS.env.into(), "127.0.0.1:1".into());
+    let out = replay(&["--from", "replay"], &offline);
+    assert!(out.status.success() && text(&out).contains("3 from files"), "{}", text(&out));
 
     // Render (the deploy config is checked against the binary) and lint.
     let deploy_toml = app.join("deploy.toml");

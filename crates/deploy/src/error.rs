@@ -30,6 +30,11 @@ pub enum DeployError {
         "the cluster does not serve {kind} ({api_version}), which {name} needs\n  hint: install {provider} first, or turn the feature off in the deploy config"
     )]
     CrdMissing { kind: String, api_version: String, name: String, provider: &'static str },
+    /// The replay gate refused the new image: nothing that rolls the worker was applied. Exit 1.
+    #[error(
+        "the replay gate ({job}) failed ({reason}): the new image cannot replay the histories of running workflows; nothing that would roll the worker was applied\n{verdict}\n  hint: fix the workflow code (guard the change with patched(), or give it a new workflow type); --skip-replay-gate rolls out anyway, and the listed workflows would then fail"
+    )]
+    ReplayGate { job: String, reason: String, verdict: String },
     /// A rollout failed or did not finish in time. Exit 1.
     #[error("{0}")]
     Rollout(String),

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 mod error;
+pub mod gate;
 pub mod plan;
 pub mod rollout;
 pub mod secrets;
@@ -28,6 +29,8 @@ pub struct DeployOptions {
     pub prune: bool,
     /// Wait this long for every Deployment to roll out (`None`: do not wait).
     pub wait: Option<Duration>,
+    /// Roll out without the replay gate (the CLI warns loudly).
+    pub skip_replay_gate: bool,
 }
 
 /// The objects for one deploy: the config as the environment sees it, the image override applied.
@@ -70,11 +73,16 @@ pub struct Report {
     pub diffs: Vec<(String, String)>,
     pub pruned: Vec<String>,
     pub rollouts: Vec<Progress>,
+    /// The replay gate's verdict, when it ran.
+    pub replay_gate: Option<String>,
 }
 
 /// Render, check Secrets, apply in order, prune, wait.
 pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOptions) -> Result<Report, DeployError> {
-    let (c, objects) = render(config, options)?;
+    let (c, mut objects) = render(config, options)?;
+    if options.skip_replay_gate {
+        objects.retain(|o| gate::find(std::slice::from_ref(o)).is_none());
+    }
     let ns = c.app.namespace.clone();
     let plan = Plan::new(&c.app.name, &ns, objects);
     let mut report = Report::default();
@@ -115,6 +123,11 @@ pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOp
             continue;
         }
         let live = if options.dry_run { cluster.get(&r).await.ok().flatten() } else { None };
+        let is_gate = gate::find(std::slice::from_ref(o)).is_some();
+        if is_gate && !options.dry_run {
+            // A Job's pod template cannot change: the previous run goes first.
+            replace_job(cluster, &r).await?;
+        }
         match cluster.apply(o, options.dry_run).await {
             Ok(stored) => {
                 if options.dry_run {
@@ -134,6 +147,9 @@ pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOp
                 });
             }
             Err(e) => return Err(DeployError::api(format!("applying {r}"), e)),
+        }
+        if is_gate && !options.dry_run {
+            report.replay_gate = Some(run_gate(cluster, &ns, o).await?);
         }
     }
 
@@ -168,6 +184,63 @@ pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOp
     Ok(report)
 }
 
+/// Delete the previous run of a Job and wait until it is gone.
+async fn replace_job(cluster: &Cluster, r: &ObjectRef) -> Result<(), DeployError> {
+    if cluster.get(r).await?.is_none() {
+        return Ok(());
+    }
+    cluster.delete(r).await?;
+    let started = Instant::now();
+    while cluster.get(r).await?.is_some() {
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(DeployError::Rollout(format!("{r} from an earlier deploy is still being deleted after 60 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+/// Wait for the replay gate's Job (its own deadline and a minute for scheduling) and read its
+/// verdict; a failed gate stops the deploy before anything touches the worker.
+async fn run_gate(cluster: &Cluster, namespace: &str, job: &Value) -> Result<String, DeployError> {
+    let r = ObjectRef::of(job);
+    let deadline = Duration::from_secs(job["spec"]["activeDeadlineSeconds"].as_u64().unwrap_or(600) + 60);
+    let line = indicatif::ProgressBar::new_spinner().with_prefix(r.name.clone());
+    line.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix:24} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    line.set_message("replaying the running workflows' histories against the new image");
+    let started = Instant::now();
+    let state = loop {
+        let current = cluster.get(&r).await?.map(|j| gate::state(&j)).unwrap_or(gate::JobState::Running);
+        if current != gate::JobState::Running {
+            break current;
+        }
+        if started.elapsed() > deadline {
+            break gate::JobState::Failed(format!("not finished after {} s", deadline.as_secs()));
+        }
+        line.tick();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    line.finish_and_clear();
+    let mut log = String::new();
+    for pod in cluster.pods(namespace, &format!("job-name={}", r.name)).await? {
+        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        log = cluster.last_log_lines(namespace, &name, tk8s_config::Role::Replay.name(), false).await;
+    }
+    let verdict = gate::verdict(&log);
+    match state {
+        gate::JobState::Succeeded => Ok(verdict.unwrap_or_else(|| "passed".into())),
+        gate::JobState::Failed(reason) => Err(DeployError::ReplayGate {
+            job: r.name.clone(),
+            reason,
+            verdict: verdict.unwrap_or_else(|| format!("its last log lines:\n{}", indent(&log))),
+        }),
+        gate::JobState::Running => unreachable!("the loop ends only on a finished state"),
+    }
+}
+
 /// The apiVersion for a `Kind.group`: from this plan's objects, else (a kind an earlier deploy
 /// applied, which the parent records without a version) the version this tool renders it in.
 fn api_version_of(group_kind: &str, plan: &Plan) -> Option<(String, String)> {
@@ -180,6 +253,7 @@ fn api_version_of(group_kind: &str, plan: &Plan) -> Option<(String, String)> {
         "" => "v1",
         "apps" | "policy" | "networking.k8s.io" | "monitoring.coreos.com" | "autoscaling.k8s.io" | "secrets-store.csi.x-k8s.io" => "v1",
         "autoscaling" => "v2",
+        "batch" => "v1",
         "keda.sh" | "temporal.io" => "v1alpha1",
         _ => return None,
     };

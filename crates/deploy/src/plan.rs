@@ -27,7 +27,8 @@ pub fn rank(kind: &str) -> u8 {
         "ServiceAccount" => 1,
         "ConfigMap" | "SecretProviderClass" => 2,
         "Service" => 3,
-        "Connection" => 4,
+        // The replay gate runs before anything that rolls the worker.
+        "Connection" | "Job" => 4,
         "Deployment" | "StatefulSet" | "WorkerDeployment" => 5,
         "HorizontalPodAutoscaler" | "ScaledObject" | "VerticalPodAutoscaler" | "WorkerResourceTemplate" => 6,
         "PodDisruptionBudget" => 7,

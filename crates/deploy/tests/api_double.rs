@@ -36,6 +36,8 @@ struct Api {
     missing_groups: Vec<String>,
     /// Deployments never become ready; pods listed for them.
     stuck_pods: Vec<Value>,
+    /// The replay gate's Job fails, with this report in its log.
+    gate_fails: Option<String>,
 }
 
 type Shared = Arc<Mutex<Api>>;
@@ -79,6 +81,12 @@ async fn handle(State(api): State<Shared>, method: Method, uri: Uri, headers: He
     if api.missing_groups.iter().any(|g| g == group_of(&path)) {
         return status(404, "NotFound", "the server could not find the requested resource");
     }
+    if path.ends_with("/log") && path.contains("replay-gate") {
+        let log = api.gate_fails.clone().unwrap_or_else(|| {
+            "{\"replayed\":4,\"failed\":0,\"undecodable\":0,\"from_namespace\":4,\"from_files\":0,\"failures\":[]}".into()
+        });
+        return (StatusCode::OK, format!("{{\"level\":\"INFO\",\"message\":\"replaying\"}}\n{log}\n")).into_response();
+    }
     if path.ends_with("/log") {
         return (StatusCode::OK, "loading tk8s.toml\nerror: TK8S_MAX_CONCURRENT_ACTIVITIES=\"lots\": expected a whole number\n")
             .into_response();
@@ -98,6 +106,17 @@ async fn handle(State(api): State<Shared>, method: Method, uri: Uri, headers: He
                     json!({ "observedGeneration": generation, "replicas": n, "updatedReplicas": n, "readyReplicas": 0, "availableReplicas": 0 })
                 };
             }
+            if stored["kind"] == "Job" && !dry_run {
+                // The Job controller's verdict, at once; and the pod it ran, for its log.
+                stored["status"] = if api.gate_fails.is_some() {
+                    json!({ "failed": 1, "conditions": [{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded" }] })
+                } else {
+                    json!({ "succeeded": 1 })
+                };
+                let name = stored["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                let pod = json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": format!("{name}-abcde"), "namespace": "greeting", "labels": { "job-name": name } } });
+                api.objects.insert(format!("/api/v1/namespaces/greeting/pods/{name}-abcde"), pod);
+            }
             if !dry_run {
                 api.objects.insert(path, stored.clone());
             }
@@ -114,6 +133,12 @@ async fn handle(State(api): State<Shared>, method: Method, uri: Uri, headers: He
             Some(_) => (StatusCode::OK, axum::Json(json!({ "kind": "Status", "apiVersion": "v1", "status": "Success" }))).into_response(),
             None => status(404, "NotFound", "not found"),
         },
+        Method::GET if path.ends_with("/pods") && query_param(&query, "labelSelector").is_some_and(|s| s.starts_with("job-name=")) => {
+            let selector = query_param(&query, "labelSelector").unwrap_or_default();
+            let items: Vec<Value> =
+                api.objects.values().filter(|o| o["kind"] == "Pod" && matches_selector(o, &selector)).cloned().collect();
+            (StatusCode::OK, axum::Json(json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items }))).into_response()
+        }
         Method::GET if path.ends_with("/pods") => {
             let items = api.stuck_pods.clone();
             (StatusCode::OK, axum::Json(json!({ "kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items }))).into_response()
@@ -225,7 +250,7 @@ async fn a_first_deploy_creates_the_namespace_and_refuses_to_apply_without_the_s
     let err = tk8s_deploy::deploy(&cluster, &config, &DeployOptions::default()).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, DeployError::MissingSecrets { .. }), "{text}");
-    assert!(text.contains("greeting-temporal-tls (used by Deployment/greeting-worker"), "{text}");
+    assert!(text.contains("greeting-temporal-tls (used by Job/greeting-replay-gate, Deployment/greeting-worker"), "{text}");
     assert!(text.contains("kubectl -n greeting create secret generic greeting-temporal-tls --from-file=tls.crt"), "{text}");
     assert!(text.contains("greeting-codec-keys"), "{text}");
     let applied: Vec<String> = patches(&api).iter().map(|r| r.path.clone()).collect();
@@ -258,7 +283,13 @@ async fn prune_deletes_only_members_the_config_no_longer_produces() {
     let report = tk8s_deploy::deploy(&cluster, &config, &DeployOptions { prune: true, ..Default::default() }).await.unwrap();
     assert_eq!(report.pruned, ["Service/greeting-old"]);
     let a = api.lock().unwrap();
-    let deletes: Vec<&str> = a.requests.iter().filter(|r| r.method == "DELETE").map(|r| r.path.as_str()).collect();
+    // (Besides the replay gate's previous Job, which every deploy replaces.)
+    let deletes: Vec<&str> = a
+        .requests
+        .iter()
+        .filter(|r| r.method == "DELETE" && !r.path.ends_with("/jobs/greeting-replay-gate"))
+        .map(|r| r.path.as_str())
+        .collect();
     assert_eq!(deletes, ["/api/v1/namespaces/greeting/services/greeting-old"]);
     assert!(a.objects.contains_key("/api/v1/namespaces/greeting/services/someone-elses"), "an unlabelled object is never pruned");
     let lists: Vec<&Request> = a.requests.iter().filter(|r| r.method == "GET" && r.query.contains("labelSelector")).collect();
@@ -329,7 +360,7 @@ async fn a_stuck_pod_fails_the_wait_with_its_reason_and_last_log_lines() {
     assert!(text.contains("greeting-worker-7c9-x2") && text.contains("CrashLoopBackOff") && text.contains("last exit code 78"), "{text}");
     assert!(text.contains("expected a whole number"), "the container's last log lines: {text}");
     let a = api.lock().unwrap();
-    let log = a.requests.iter().find(|r| r.path.ends_with("/log")).expect("the log was read");
+    let log = a.requests.iter().find(|r| r.path.ends_with("/log") && !r.path.contains("replay-gate")).expect("the log was read");
     assert!(log.query.contains("previous=true") && log.query.contains("tailLines=20"), "{}", log.query);
 }
 
@@ -350,4 +381,59 @@ async fn restart_sends_kubectls_patch_and_waits() {
     assert!(at.starts_with("20") && at.ends_with('Z'), "{at}");
     let err = tk8s_deploy::restart(&cluster, &config, Some("wroker"), None).await.unwrap_err();
     assert!(err.to_string().contains("roles: worker, scaler, orchestrator"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_gate_runs_first_and_a_failing_one_stops_the_rollout() {
+    let api = with_namespace();
+    let cluster = serve(api.clone()).await;
+    let config = greeting(|t| t);
+    // Passing: the Job is applied before any Deployment, its verdict read, then the rest.
+    let report = tk8s_deploy::deploy(&cluster, &config, &DeployOptions::default()).await.unwrap();
+    assert!(report.replay_gate.as_deref().is_some_and(|v| v.starts_with("replayed 4 histories")), "{:?}", report.replay_gate);
+    let kinds: Vec<String> = patches(&api).iter().map(|r| r.body["kind"].as_str().unwrap().to_string()).collect();
+    let job = kinds.iter().position(|k| k == "Job").expect("the gate was applied");
+    assert!(kinds.iter().position(|k| k == "Deployment").unwrap() > job, "{kinds:?}");
+
+    // Failing: the earlier run is replaced, the verdict shown, and no Deployment applied.
+    api.lock().unwrap().gate_fails = Some(
+        "{\"replayed\":3,\"failed\":1,\"undecodable\":0,\"from_namespace\":4,\"from_files\":0,\"failures\":[{\"workflow_type\":\"GreetingWorkflow\",\"workflow_id\":\"greeting-once-7\",\"run_id\":\"r7\",\"kind\":\"nondeterminism\",\"message\":\"[TMPRL1100] Nondeterminism error\"}]}".into(),
+    );
+    api.lock().unwrap().requests.clear();
+    let err = tk8s_deploy::deploy(
+        &cluster,
+        &config,
+        &DeployOptions { image: Some("registry.example.com/greeting:0.2.0".into()), ..Default::default() },
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.exit_code(), 1);
+    assert!(text.contains("replay gate (greeting-replay-gate) failed (BackoffLimitExceeded)"), "{text}");
+    assert!(text.contains("FAILED GreetingWorkflow greeting-once-7 (run r7): nondeterminism"), "{text}");
+    assert!(text.contains("--skip-replay-gate"), "{text}");
+    {
+        let a = api.lock().unwrap();
+        assert!(
+            a.requests.iter().any(|r| r.method == "DELETE" && r.path.ends_with("/jobs/greeting-replay-gate")),
+            "the previous run is replaced"
+        );
+        let applied: Vec<&str> = a.requests.iter().filter(|r| r.method == "PATCH").filter_map(|r| r.body["kind"].as_str()).collect();
+        assert!(!applied.contains(&"Deployment"), "nothing that rolls the worker: {applied:?}");
+        let worker = &a.objects["/apis/apps/v1/namespaces/greeting/deployments/greeting-worker"];
+        assert_eq!(
+            worker["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/greeting:0.1.0",
+            "still the old image"
+        );
+    }
+
+    // Skipped on request: no Job, the rollout proceeds.
+    api.lock().unwrap().requests.clear();
+    let options = DeployOptions { image: Some("registry.example.com/greeting:0.2.0".into()), skip_replay_gate: true, ..Default::default() };
+    let report = tk8s_deploy::deploy(&cluster, &config, &options).await.unwrap();
+    assert!(report.replay_gate.is_none());
+    let a = api.lock().unwrap();
+    assert!(a.requests.iter().filter(|r| r.method == "PATCH").all(|r| r.body["kind"] != "Job"));
+    let worker = &a.objects["/apis/apps/v1/namespaces/greeting/deployments/greeting-worker"];
+    assert_eq!(worker["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/greeting:0.2.0");
 }

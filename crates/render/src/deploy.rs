@@ -443,6 +443,38 @@ pub struct RoleConfig {
     /// The SDK worker's Prometheus port in the pod, relayed by the companion's /metrics.
     #[serde(default)]
     pub metrics_port: Option<u16>,
+    /// Worker only: the replay gate, a Job that replays running and recent histories against
+    /// the new image before the worker is rolled out (on by default for tk8s workers).
+    #[serde(default)]
+    pub replay_gate: Option<ReplayGate>,
+}
+
+/// The replay gate: `<app> replay` as a Job in front of every rollout of the worker. `tk8s
+/// deploy` waits for it and applies nothing else when it fails; Helm runs it as a
+/// pre-install/pre-upgrade hook.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayGate {
+    /// Render the gate (default true; a worker without one can roll out code that cannot
+    /// replay what is running: lint TK018).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How long the replay may take before the Job fails (and the rollout with it).
+    #[serde(default = "default_gate_deadline")]
+    pub deadline: Span,
+    /// `TK8S_REPLAY_*` settings for the replay (caps, window, query; see the configuration reference).
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Default for ReplayGate {
+    fn default() -> Self {
+        ReplayGate { enabled: true, deadline: default_gate_deadline(), settings: BTreeMap::new() }
+    }
+}
+
+fn default_gate_deadline() -> Span {
+    Span::seconds(600)
 }
 
 /// How new workflow executions move to a new build (the controller's rollout strategies).
@@ -1107,6 +1139,22 @@ impl DeployConfig {
                 }
             }
         }
+        if w.sdk != Sdk::Tk8s && w.replay_gate.as_ref().is_some_and(|g| g.enabled) {
+            problems.push(finding(
+                "worker.replay_gate.enabled",
+                format!("is not available for a {} worker: the gate runs the app's own `replay` command", w.sdk.name()),
+                Some("remove it, and replay in the worker's CI with the SDK's replayer (e.g. Python's temporalio.worker.Replayer)"),
+            ));
+        }
+        for key in w.replay_gate.iter().flat_map(|g| g.settings.keys()) {
+            if !S::by_env(key).is_some_and(|s| s.section == S::Section::Replay) {
+                problems.push(finding(
+                    format!("worker.replay_gate.settings.{key}"),
+                    "is not a replay setting",
+                    Some("replay settings are the replay.* rows of the configuration reference (TK8S_REPLAY_*)"),
+                ));
+            }
+        }
         if self.orchestrator.as_ref().is_some_and(|o| o.role.sdk != Sdk::Tk8s) {
             problems.push(finding(
                 "orchestrator.sdk",
@@ -1221,6 +1269,15 @@ impl DeployConfig {
             problems.push(finding("worker.controller.gate_workflow", "is empty", Some("name a workflow type, or leave it out")));
         }
         problems
+    }
+
+    /// The replay gate in force: the worker's, or the default for a tk8s worker; `None` when off.
+    pub fn replay_gate(&self) -> Option<ReplayGate> {
+        match (&self.worker.replay_gate, self.worker.sdk) {
+            (Some(g), _) if g.enabled => Some(g.clone()),
+            (None, Sdk::Tk8s) => Some(ReplayGate::default()),
+            _ => None,
+        }
     }
 
     /// Whether the worker autoscales on the backlog unless told otherwise: the scaler role cannot

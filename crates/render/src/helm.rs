@@ -108,7 +108,16 @@ fn mark(c: &DeployConfig, o: &mut Value) {
     let image = format!("{}:{}", c.app.image, c.app.tag);
     let tk8s_image = c.tk8s_image_ref();
     let component = o["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap_or("").to_string();
-    if o["kind"] == "Deployment" || o["kind"] == "WorkerDeployment" {
+    if o["kind"] == "Job" && component == crate::objects::REPLAY_GATE {
+        // Before the chart's objects are installed or upgraded; the previous run is replaced, a
+        // passing one removed (a failing one stays, with its log, until the next attempt).
+        let annotations = o["metadata"].as_object_mut().map(|m| m.entry("annotations").or_insert_with(|| json!({})));
+        if let Some(Value::Object(a)) = annotations {
+            a.insert("helm.sh/hook".into(), json!("pre-install,pre-upgrade"));
+            a.insert("helm.sh/hook-delete-policy".into(), json!("before-hook-creation,hook-succeeded"));
+        }
+    }
+    if matches!(o["kind"].as_str(), Some("Deployment" | "WorkerDeployment" | "Job")) {
         if let Some(Value::Object(pod)) = o.pointer_mut("/spec/template/spec") {
             pod.insert("imagePullSecrets".into(), json!(PULL_SECRETS));
         }

@@ -12,13 +12,13 @@ mod output;
 pub mod reference;
 
 pub use deploy::{
-    App, Auth, Autoscaler, Autoscaling, CodecServer, DeployConfig, Environment, KeyProblem, Provider, RampStep, RoleConfig, Rollout, Sdk,
-    SkipCheck, Span, Temporal, VpaMode, WorkerController, is_dns_label,
+    App, Auth, Autoscaler, Autoscaling, CodecServer, DeployConfig, Environment, KeyProblem, Provider, RampStep, ReplayGate, RoleConfig,
+    Rollout, Sdk, SkipCheck, Span, Temporal, VpaMode, WorkerController, is_dns_label,
 };
 pub use lint::{Finding, LintReport, RULES, lint, lint_paths, parse_documents};
 pub use objects::{
-    CODEC_KEYS_ENV, GRACEFUL_SHUTDOWN_ANNOTATION, Object, SDK_ANNOTATION, TASK_QUEUE_ENV, admin_port, alert_groups, dashboard_panels,
-    objects,
+    CODEC_KEYS_ENV, GRACEFUL_SHUTDOWN_ANNOTATION, Object, REPLAY_GATE, SDK_ANNOTATION, TASK_QUEUE_ENV, admin_port, alert_groups,
+    dashboard_panels, objects,
 };
 pub use output::{MARKER, Written, files, objects_for, to_yaml, write_all};
 

@@ -167,9 +167,9 @@ fn overlay(base: &DeployConfig, env: &DeployConfig) -> Value {
         // A JSON patch replaces the list (a strategic merge would merge it by name).
         let secrets: Vec<Value> = env.app.image_pull_secrets.iter().map(|n| json!({ "name": n })).collect();
         let op = json!({ "op": "add", "path": "/spec/template/spec/imagePullSecrets", "value": secrets });
-        for o in objects(base).iter().filter(|o| o.value["kind"] == "Deployment") {
-            let name = o.value["metadata"]["name"].as_str().unwrap_or_default();
-            patches.push(json!({ "target": { "kind": "Deployment", "name": name }, "patch": to_yaml(&json!([op.clone()])) }));
+        for o in objects(base).iter().filter(|o| matches!(o.value["kind"].as_str(), Some("Deployment" | "Job"))) {
+            let (kind, name) = (o.value["kind"].as_str().unwrap_or_default(), o.value["metadata"]["name"].as_str().unwrap_or_default());
+            patches.push(json!({ "target": { "kind": kind, "name": name }, "patch": to_yaml(&json!([op.clone()])) }));
         }
         if managed {
             worker_ops.push(op);

@@ -30,12 +30,15 @@ fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
     let skips: usize = std::fs::read_to_string(root().join("examples/greeting/deploy.toml")).unwrap().matches("[[skip_checks]]").count();
     let deployments = std::fs::read_dir(root().join("deploy/greeting/plain"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("deployment-"))
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name().to_string_lossy().to_string();
+            name.starts_with("deployment-") || name.starts_with("job-")
+        })
         .count();
-    assert!(deployments >= 3, "worker, orchestrator and scaler");
+    assert!(deployments >= 4, "worker, orchestrator, scaler and the replay gate");
     assert!(
         manifests.contains(&format!("Skipped checks: {}", skips * deployments)),
-        "only the reasoned skips, on each of the {deployments} Deployments:\n{manifests}"
+        "only the reasoned skips, on each of the {deployments} workloads:\n{manifests}"
     );
     // The chart, with helm on PATH (without it checkov silently scans nothing).
     let path = format!("{}:{}", root().join(".tools/bin").display(), std::env::var("PATH").unwrap_or_default());
@@ -62,8 +65,9 @@ fn checkov_finds_no_failed_checks_in_manifests_or_dockerfile() {
         for (file, value) in &outputs {
             std::fs::write(dir.path().join(file), tk8s_render::to_yaml(value)).unwrap();
         }
-        let workloads = tk8s_render::objects(&config).iter().filter(|o| o.value["kind"] == "Deployment").count()
-            + outputs.iter().filter(|(_, v)| v["kind"] == "PodTemplate").count();
+        let workloads =
+            tk8s_render::objects(&config).iter().filter(|o| matches!(o.value["kind"].as_str(), Some("Deployment" | "Job"))).count()
+                + outputs.iter().filter(|(_, v)| v["kind"] == "PodTemplate").count();
         let out = run(Command::new(&checkov).args(["--skip-download", "--framework", "kubernetes", "-o", "json", "-d"]).arg(dir.path()));
         let parsed: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
         // One report per framework found (a list), or the report itself.

@@ -77,6 +77,7 @@ pub fn files(name: &str, toolkit: &Toolkit) -> Result<Vec<(PathBuf, String)>, Sc
         (".dockerignore".into(), include_str!("templates/dockerignore").into()),
         (".gitignore".into(), include_str!("templates/gitignore").into()),
         ("README.md".into(), fill(include_str!("templates/README.md"))),
+        ("replay/README.md".into(), fill(include_str!("templates/replay-README.md"))),
     ])
 }
 

@@ -15,7 +15,18 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn every_command_answers_help_with_exit_0_and_the_text_is_kept() {
-    for command in [&[][..], &["worker"], &["orchestrator"], &["scaler"], &["check"], &["probe"], &["replay"], &["config"], &["config", "show"], &["config", "defaults"]] {
+    for command in [
+        &[][..],
+        &["worker"],
+        &["orchestrator"],
+        &["scaler"],
+        &["check"],
+        &["probe"],
+        &["replay"],
+        &["config"],
+        &["config", "show"],
+        &["config", "defaults"],
+    ] {
         for flag in ["--help", "-h"] {
             let args: Vec<&str> = command.iter().copied().chain([flag]).collect();
             let out = greeting(&args);

@@ -80,6 +80,11 @@ pub(super) const RULES: &[Rule] = &[
         summary: "a Temporal worker pod with no readiness signal (no readinessProbe in the pod)",
         check: worker_without_readiness,
     },
+    Rule {
+        id: "TK018",
+        summary: "a tk8s worker rendered without its replay gate (a rollout could ship workflow code that cannot replay what is running)",
+        check: worker_without_replay_gate,
+    },
 ];
 
 /// What the temporal-worker-controller adds to every container of a WorkerDeployment's pods.
@@ -591,6 +596,28 @@ fn worker_without_readiness(cx: &Context<'_>) -> Vec<Finding> {
         .collect()
 }
 
+/// TK018. A rolling update hands running workflows to the new code; without the gate nothing
+/// checks that the new code can replay them, and the failure shows hours later as stuck
+/// workflows. Only manifests tk8s rendered are held to it (hand-written ones have their own CI).
+fn worker_without_replay_gate(cx: &Context<'_>) -> Vec<Finding> {
+    let gated = cx.objects.iter().any(|o| o["kind"] == "Job" && pod_containers(o).any(|c| c["args"][0] == Role::Replay.name()));
+    if gated {
+        return Vec::new();
+    }
+    cx.hosts
+        .iter()
+        .filter(|h| h.role == Some(Role::Worker) && h.object["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tk8s")
+        .map(|h| {
+            finding(
+                "TK018",
+                h.object,
+                "has no replay gate: a rollout could ship workflow code that cannot replay the histories of running workflows, which then stall on non-determinism errors".into(),
+                "keep worker.replay_gate on (the default): tk8s deploy runs it before touching the worker, Helm as a pre-upgrade hook",
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Context, lint};
@@ -841,6 +868,16 @@ mod tests {
         assert_eq!(rule("TK017", &[with_probe(Value::Null)]), 1);
         assert_eq!(rule("TK017", &[python(Some("30s"))]), 0);
         assert_eq!(rule("TK017", &[worker()]), 0, "a tk8s host with its probes");
+    }
+
+    #[test]
+    fn tk018_a_rendered_worker_without_its_replay_gate() {
+        let rendered = with(|w| w["metadata"]["labels"] = json!({ "app.kubernetes.io/managed-by": "tk8s" }));
+        assert_eq!(rule("TK018", std::slice::from_ref(&rendered)), 1);
+        let gate = json!({ "kind": "Job", "metadata": { "name": "g" }, "spec": { "template": { "spec": {
+            "containers": [{ "name": "replay", "args": ["replay", "--output", "json"] }] } } } });
+        assert_eq!(rule("TK018", &[rendered, gate]), 0);
+        assert_eq!(rule("TK018", &[worker()]), 0, "hand-written manifests are not held to it");
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod controller;
 mod monitoring;
 mod network;
 mod pod;
+mod replay;
 mod scaler;
 mod sdk;
 
@@ -40,6 +41,8 @@ pub use monitoring::{adapter_rules, alert_groups, dashboard_panels};
 pub(crate) use network::*;
 pub use pod::PRIVATE_REGISTRY;
 pub(crate) use pod::*;
+pub use replay::REPLAY_GATE;
+pub(crate) use replay::replay_gate;
 pub use scaler::scaler_port;
 pub(crate) use scaler::*;
 pub use sdk::{CODEC_KEYS_ENV, GRACEFUL_SHUTDOWN_ANNOTATION, SDK_ANNOTATION, TASK_QUEUE_ENV, rendered_sdk_env};
@@ -236,6 +239,7 @@ pub fn objects(c: &DeployConfig) -> Vec<Object> {
     out.extend(scaler_objects(c));
     out.extend(vpa(c, &c.worker, Role::Worker));
     out.extend(secret_provider_class(c));
+    out.extend(replay_gate(c));
     if c.monitoring.prometheus_operator {
         out.push(service_monitor(c));
         out.push(prometheus_rule(c));

@@ -40,6 +40,8 @@ pub(crate) fn network_policy(c: &DeployConfig) -> NetworkPolicy {
                             .into_iter()
                             .chain(scaler_autoscaling(c).map(|_| Role::Scaler))
                             .map(|r| r.name().to_string())
+                            // The replay gate dials Temporal like the worker.
+                            .chain(c.replay_gate().map(|_| REPLAY_GATE.to_string()))
                             .collect(),
                     ),
                 }]),

@@ -56,6 +56,7 @@ pub(crate) fn scaler_role(c: &DeployConfig, a: &Autoscaling) -> RoleConfig {
         env: Default::default(),
         graceful_shutdown: None,
         metrics_port: None,
+        replay_gate: None,
     }
 }
 
