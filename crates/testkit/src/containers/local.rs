@@ -32,9 +32,7 @@ pub fn deploy_config(example: &str, registry: &Registry, tag: &str, temporal: &s
     doc.insert("temporal".into(), t.into());
     doc.insert("orchestrator".into(), orchestrator.into());
     doc.insert("encryption".into(), toml::toml! { key_secret = "greeting-codec-keys" }.into());
-    doc.insert(
-        "codec_server".into(),
-        toml::toml! {
+    let mut codec_server: toml::Table = toml::toml! {
             allowed_origins = ["http://127.0.0.1:8233"]
             tokens_secret = "greeting-codec-tokens"
             [resources]
@@ -42,9 +40,11 @@ pub fn deploy_config(example: &str, registry: &Registry, tag: &str, temporal: &s
             cpu_limit = "250m"
             memory_request = "32Mi"
             memory_limit = "64Mi"
-        }
-        .into(),
-    );
+    };
+    // The `tk8s` image is tagged with the toolkit's version unless the config says otherwise;
+    // here both images carry the test's tag.
+    codec_server.insert("tag".into(), tag.into());
+    doc.insert("codec_server".into(), codec_server.into());
     toml::to_string(&doc).map_err(|e| e.to_string())
 }
 
