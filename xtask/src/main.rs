@@ -6,6 +6,8 @@
 //!   `--exit-after N` stops by itself once N workflows completed (used by CI as a smoke test).
 //! - `cargo xtask test`: install the tools the tests use, then run the whole test suite.
 //! - `cargo xtask tools`: only install the tools.
+//! - `cargo xtask cluster build|up|down|status`: a real Kubernetes 1.20 control plane (built once
+//!   per machine from Debian's source package) with a fake node, on 127.0.0.1.
 //! - `cargo xtask measure`: build the release binary and measure start-up, shutdown, memory and
 //!   size against a real dev server; prints the figures and writes `bench/results/host.json`.
 //! - `cargo xtask bench`: codec throughput against `openssl speed` and codec server req/s;
@@ -16,6 +18,7 @@
 //!   prints executions and findings per target and writes `bench/results/fuzz.json`.
 
 mod bench;
+mod cluster;
 mod dev;
 mod fuzz;
 mod images;
@@ -29,14 +32,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::dev(&args[1..]),
-        Some("test") => tools::tools().and_then(|_| test(&args[1..])),
+        Some("test") => tools::tools().and_then(|_| cluster::cluster(&["build".into()])).and_then(|_| test(&args[1..])),
+        Some("cluster") => tools::tools().and_then(|_| cluster::cluster(&args[1..])),
         Some("tools") => tools::tools(),
         Some("measure") => tools::tools().and_then(|_| measure::measure()),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("image") => tools::tools().and_then(|_| images::image(&args[1..]).map(|_| ())),
         Some("kube") => tools::tools().and_then(|_| images::kube(&args[1..])),
         Some("bench") => tools::tools().and_then(|_| bench::bench(&args[1..])),
-        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench [workers ...] | fuzz [--seconds N] [TARGET...] | image | kube [--exit-after N]>".into()),
+        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench [workers ...] | fuzz [--seconds N] [TARGET...] | image | kube [--exit-after N] | cluster <build|up|down|status>>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

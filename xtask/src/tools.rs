@@ -77,6 +77,14 @@ for name in ('helm/helm', 'kubectl/kubectl'):
         ("skopeo", "skopeo", "inspecting pushed images", &[]),
         ("docker-registry", "docker-registry", "a registry on 127.0.0.1", &[]),
         ("strip", "binutils", "stripping binaries for images", &[]),
+        ("go", "golang-go", "building the test Kubernetes control plane", &["--no-install-recommends"]),
+        ("etcd", "etcd-server", "the test Kubernetes control plane's store", &[]),
+        (
+            "/usr/share/gocode/src/github.com/modern-go/reflect2/go_above_118.go",
+            "golang-github-modern-go-reflect2-dev",
+            "a reflect2 that works with Go 1.19 in the test control plane",
+            &[],
+        ),
     ];
     let installed = |probe: &str| {
         if probe.starts_with('/') {

@@ -46,6 +46,25 @@ impl Cluster {
         self.api(&r.api_version, &r.kind, r.namespace.as_deref())
     }
 
+    /// The kinds the cluster serves in an API version, or `None` when it serves no such version.
+    pub async fn served_kinds(&self, api_version: &str) -> Result<Option<Vec<String>>, DeployError> {
+        let list = if api_version.contains('/') {
+            self.client.list_api_group_resources(api_version).await
+        } else {
+            self.client.list_core_api_resources(api_version).await
+        };
+        match list {
+            Ok(list) => Ok(Some(list.resources.into_iter().filter(|r| !r.name.contains('/')).map(|r| r.kind).collect())),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(DeployError::api(format!("asking the API server whether it serves {api_version}"), e)),
+        }
+    }
+
+    /// The API server's version (`v1.20.2`), when it says.
+    pub async fn server_version(&self) -> Option<String> {
+        self.client.apiserver_version().await.ok().map(|v| v.git_version)
+    }
+
     /// The live object, or `None` when it does not exist.
     pub async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, DeployError> {
         let live = self.api_of(r).get_opt(&r.name).await.map_err(|e| DeployError::api(format!("reading {r}"), e))?;
@@ -64,7 +83,7 @@ impl Cluster {
     /// Members of an ApplySet of one group-kind, listed by label.
     pub async fn list_labelled(&self, api_version: &str, kind: &str, namespace: &str, selector: &str) -> Result<Vec<Value>, kube::Error> {
         let list = self.api(api_version, kind, Some(namespace)).list(&ListParams::default().labels(selector)).await?;
-        Ok(list.items.into_iter().map(to_value).collect())
+        Ok(list.items.into_iter().map(|o| with_type(to_value(o), api_version, kind)).collect())
     }
 
     pub async fn delete(&self, r: &ObjectRef) -> Result<(), DeployError> {
@@ -88,7 +107,7 @@ impl Cluster {
     pub async fn pods(&self, namespace: &str, selector: &str) -> Result<Vec<Value>, DeployError> {
         let api = self.api("v1", "Pod", Some(namespace));
         let list = api.list(&ListParams::default().labels(selector)).await.map_err(|e| DeployError::api("listing pods", e))?;
-        Ok(list.items.into_iter().map(to_value).collect())
+        Ok(list.items.into_iter().map(|o| with_type(to_value(o), "v1", "Pod")).collect())
     }
 
     /// The last lines a container wrote (its previous run's when it has restarted).
@@ -107,6 +126,16 @@ impl Cluster {
         let request = http::Request::get(uri).body(Vec::new()).map_err(kube::Error::HttpError)?;
         self.client.request_text(request).await
     }
+}
+
+/// A list's items carry no `apiVersion` and `kind` (the list has them): put them back, so that an
+/// item identifies itself like a fetched object does.
+fn with_type(mut item: Value, api_version: &str, kind: &str) -> Value {
+    if let Some(o) = item.as_object_mut() {
+        o.entry("apiVersion").or_insert_with(|| Value::from(api_version));
+        o.entry("kind").or_insert_with(|| Value::from(kind));
+    }
+    item
 }
 
 fn to_value(o: DynamicObject) -> Value {

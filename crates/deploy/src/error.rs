@@ -30,6 +30,9 @@ pub enum DeployError {
         "the cluster does not serve {kind} ({api_version}), which {name} needs\n  hint: install {provider} first, or turn the feature off in the deploy config"
     )]
     CrdMissing { kind: String, api_version: String, name: String, provider: &'static str },
+    /// The cluster does not serve built-in kinds the render uses. Exit 1: nothing was applied.
+    #[error("{}", too_old(server, missing))]
+    ClusterTooOld { server: String, missing: Vec<crate::plan::Unserved> },
     /// The replay gate refused the new image: nothing that rolls the worker was applied. Exit 1.
     #[error(
         "the replay gate ({job}) failed ({reason}): the new image cannot replay the histories of running workflows; nothing that would roll the worker was applied\n{verdict}\n  hint: fix the workflow code (guard the change with patched(), or give it a new workflow type); --skip-replay-gate rolls out anyway, and the listed workflows would then fail"
@@ -75,6 +78,29 @@ fn missing_secrets(namespace: &str, secrets: &[NeededSecret]) -> String {
     let mut text = format!("{} Secret(s) the manifests need are missing in namespace {namespace}; nothing was applied", secrets.len());
     for s in secrets {
         text.push_str(&format!("\n  {} (used by {})\n    hint: {}", s.name, s.used_by.join(", "), s.create_command(namespace)));
+    }
+    text
+}
+
+fn too_old(server: &str, missing: &[crate::plan::Unserved]) -> String {
+    let mut text = format!("the cluster (Kubernetes {server}) is too old for these objects; nothing was applied");
+    let mut needed: Option<&str> = None;
+    for m in missing {
+        let since = m.since.map(|v| format!("served from Kubernetes {v}")).unwrap_or_else(|| "not served by this cluster".into());
+        text.push_str(&format!("\n  {} needs {} {} ({since})", m.name, m.api_version, m.kind));
+        if let Some(v) = m.since {
+            let newer = |a: &str, b: &str| {
+                a.split('.').map(|n| n.parse::<u32>().unwrap_or(0)).cmp(b.split('.').map(|n| n.parse::<u32>().unwrap_or(0))).is_gt()
+            };
+            needed = Some(match needed {
+                Some(n) if !newer(v, n) => n,
+                _ => v,
+            });
+        }
+    }
+    match needed {
+        Some(v) => text.push_str(&format!("\n  hint: upgrade the cluster to Kubernetes {v} or later (tk8s renders current API versions)")),
+        None => text.push_str("\n  hint: upgrade the cluster"),
     }
     text
 }

@@ -77,12 +77,24 @@ pub struct Report {
     pub replay_gate: Option<String>,
 }
 
-/// Render, check Secrets, apply in order, prune, wait.
+/// Render, then [`deploy_objects`].
 pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOptions) -> Result<Report, DeployError> {
-    let (c, mut objects) = render(config, options)?;
+    let (c, objects) = render(config, options)?;
+    deploy_objects(cluster, &c, objects, options).await
+}
+
+/// Deploy rendered objects of the config `c` (as [`render`] returns them): check that the cluster
+/// serves every kind, check Secrets, apply in order, prune, wait.
+pub async fn deploy_objects(
+    cluster: &Cluster,
+    c: &DeployConfig,
+    mut objects: Vec<Value>,
+    options: &DeployOptions,
+) -> Result<Report, DeployError> {
     if options.skip_replay_gate {
         objects.retain(|o| gate::find(std::slice::from_ref(o)).is_none());
     }
+    check_served(cluster, &objects).await?;
     let ns = c.app.namespace.clone();
     let plan = Plan::new(&c.app.name, &ns, objects);
     let mut report = Report::default();
@@ -182,6 +194,43 @@ pub async fn deploy(cluster: &Cluster, config: &DeployConfig, options: &DeployOp
         report.rollouts = wait_for_rollouts(cluster, &ns, &deployments(&plan.objects), timeout).await?;
     }
     Ok(report)
+}
+
+/// Discovery before anything is applied: a built-in kind the cluster does not serve means a
+/// cluster too old for the render; a custom kind means its CRD is not installed.
+async fn check_served(cluster: &Cluster, objects: &[Value]) -> Result<(), DeployError> {
+    let mut served: std::collections::BTreeMap<String, Option<Vec<String>>> = Default::default();
+    let mut too_old = Vec::new();
+    for o in objects {
+        let r = ObjectRef::of(o);
+        if !served.contains_key(&r.api_version) {
+            let kinds = cluster.served_kinds(&r.api_version).await?;
+            served.insert(r.api_version.clone(), kinds);
+        }
+        if served[&r.api_version].as_ref().is_some_and(|kinds| kinds.contains(&r.kind)) {
+            continue;
+        }
+        if !is_builtin(&r.api_version) {
+            return Err(DeployError::CrdMissing {
+                kind: r.kind.clone(),
+                api_version: r.api_version.clone(),
+                name: r.to_string(),
+                provider: error::provider(&r.kind),
+            });
+        }
+        if !too_old.iter().any(|(a, k, _): &(String, String, String)| a == &r.api_version && k == &r.kind) {
+            too_old.push((r.api_version.clone(), r.kind.clone(), r.to_string()));
+        }
+    }
+    if too_old.is_empty() {
+        return Ok(());
+    }
+    let server = cluster.server_version().await.unwrap_or_else(|| "of unknown version".into());
+    let missing = too_old
+        .into_iter()
+        .map(|(api_version, kind, name)| plan::Unserved { since: plan::introduced_in(&api_version, &kind), api_version, kind, name })
+        .collect();
+    Err(DeployError::ClusterTooOld { server, missing })
 }
 
 /// Delete the previous run of a Job and wait until it is gone.

@@ -43,6 +43,32 @@ pub fn is_builtin(api_version: &str) -> bool {
     group.is_empty() || !group.contains('.') || (group.ends_with(".k8s.io") && group != "autoscaling.k8s.io")
 }
 
+/// The Kubernetes release that first served a built-in kind in an API version the render uses
+/// (for the error on a cluster too old for the render).
+const INTRODUCED: &[(&str, &str, &str)] = &[
+    ("autoscaling/v2", "HorizontalPodAutoscaler", "1.23"),
+    ("policy/v1", "PodDisruptionBudget", "1.21"),
+    ("batch/v1", "CronJob", "1.21"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "1.7"),
+    ("networking.k8s.io/v1", "Ingress", "1.19"),
+    ("apps/v1", "Deployment", "1.9"),
+];
+
+/// When `kind` in `api_version` was first served, if this tool knows.
+pub fn introduced_in(api_version: &str, kind: &str) -> Option<&'static str> {
+    INTRODUCED.iter().find(|(a, k, _)| *a == api_version && *k == kind).map(|(.., v)| *v)
+}
+
+/// A built-in kind the cluster does not serve in the version the render uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unserved {
+    pub api_version: String,
+    pub kind: String,
+    /// The object that needs it.
+    pub name: String,
+    pub since: Option<&'static str>,
+}
+
 /// An object's identity: group, kind, namespace, name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectRef {

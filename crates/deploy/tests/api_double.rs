@@ -1,10 +1,10 @@
-//! `tk8s deploy`, `restart` and `status` against a test double of the Kubernetes API: a small HTTP
-//! server that records every request and answers in the API's documented shapes (objects,
-//! lists, `Status` errors; server-side apply as PATCH with `application/apply-patch+yaml`). No
-//! API server can run on this machine; this checks the requests kube-rs sends for us, their
-//! order and parameters, and how the answers are read. What a real API server adds (admission,
-//! defaulting, controllers moving status) is not simulated beyond a Deployment that reports
-//! itself rolled out, or a pod that is stuck.
+//! `tk8s deploy`, `restart` and `status` against a recording double of the Kubernetes API: a
+//! small HTTP server that records every request and answers in the API's documented shapes
+//! (objects, lists, discovery, `Status` errors; server-side apply as PATCH with
+//! `application/apply-patch+yaml`). It pins what the real API server cannot show: the exact
+//! requests kube-rs sends for us, their order and parameters, and the log lines of a failing pod
+//! (the cluster tests' fake node runs no containers). Behaviour is proven against a real API
+//! server in `cluster.rs`.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -41,6 +41,27 @@ struct Api {
 }
 
 type Shared = Arc<Mutex<Api>>;
+
+/// The kinds the double's discovery lists in every version it serves.
+const SERVED_KINDS: &[&str] = &[
+    "Namespace",
+    "ConfigMap",
+    "Secret",
+    "ServiceAccount",
+    "Service",
+    "Pod",
+    "Deployment",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "HorizontalPodAutoscaler",
+    "Job",
+    "Role",
+    "RoleBinding",
+    "ScaledObject",
+    "ServiceMonitor",
+    "PrometheusRule",
+    "VerticalPodAutoscaler",
+];
 
 fn status(code: u16, reason: &str, message: &str) -> Response {
     let body = json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code });
@@ -80,6 +101,17 @@ async fn handle(State(api): State<Shared>, method: Method, uri: Uri, headers: He
     });
     if api.missing_groups.iter().any(|g| g == group_of(&path)) {
         return status(404, "NotFound", "the server could not find the requested resource");
+    }
+    // Discovery: every kind in every version of a served group (a double of a current cluster).
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if method == Method::GET && (path == "/api/v1" || (segments.len() == 3 && segments[0] == "apis")) {
+        let resources: Vec<Value> = SERVED_KINDS
+            .iter()
+            .map(|k| json!({ "name": format!("{}s", k.to_lowercase()), "singularName": "", "namespaced": true, "kind": k, "verbs": ["get", "list", "patch"] }))
+            .collect();
+        let group_version = path.trim_start_matches("/apis/").trim_start_matches("/api/");
+        return axum::Json(json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources }))
+            .into_response();
     }
     if path.ends_with("/log") && path.contains("replay-gate") {
         let log = api.gate_fails.clone().unwrap_or_else(|| {
@@ -153,7 +185,12 @@ async fn handle(State(api): State<Shared>, method: Method, uri: Uri, headers: He
                 .objects
                 .iter()
                 .filter(|(p, o)| p.rsplit_once('/').map(|(dir, _)| dir) == Some(path.as_str()) && matches_selector(o, &selector))
-                .map(|(_, o)| o.clone())
+                // As the API server lists them: the list has apiVersion and kind, its items not.
+                .map(|(_, o)| {
+                    let mut item = o.clone();
+                    item.as_object_mut().map(|m| (m.remove("apiVersion"), m.remove("kind")));
+                    item
+                })
                 .collect();
             // /api/v1/namespaces/NS/PLURAL and /apis/GROUP/VERSION/namespaces/NS/PLURAL (and the
             // cluster-scoped forms) are collections; one more segment names an object.

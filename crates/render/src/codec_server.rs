@@ -83,6 +83,7 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
         spec: Some(DeploymentSpec {
             replicas: Some(cs.replicas),
             revision_history_limit: Some(5),
+            progress_deadline_seconds: Some(c.app.progress_deadline.duration().as_secs().max(1) as i32),
             selector: LabelSelector { match_labels: Some(selector_labels(c, COMPONENT)), ..Default::default() },
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels(c, COMPONENT)), annotations: Some(annotations), ..Default::default() }),

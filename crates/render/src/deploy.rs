@@ -155,6 +155,16 @@ pub struct App {
     /// config that disagrees with them; `tk8s image build` puts it in the image.
     #[serde(default)]
     pub binary: Option<std::path::PathBuf>,
+    /// How long a rollout may make no progress before Kubernetes marks it failed
+    /// (`progressDeadlineSeconds`, ProgressDeadlineExceeded); `tk8s deploy` then stops waiting
+    /// and says why. Shorter than `tk8s deploy --wait`'s default, so that a stuck rollout is
+    /// reported as stuck rather than as slow.
+    #[serde(default = "default_progress_deadline")]
+    pub progress_deadline: Span,
+}
+
+fn default_progress_deadline() -> Span {
+    Span::seconds(240)
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! front of a dev server. Nothing here stands in for Temporal: it only starts and observes.
 
 mod certs;
+pub mod cluster;
 pub mod containers;
 mod https;
 mod otlp;

@@ -198,6 +198,7 @@ pub(crate) fn deployment(c: &DeployConfig) -> Deployment {
         spec: Some(DeploymentSpec {
             replicas,
             revision_history_limit: Some(5),
+            progress_deadline_seconds: Some(c.app.progress_deadline.duration().as_secs().max(1) as i32),
             selector: LabelSelector { match_labels: Some(selector_labels(c, role.name())), ..Default::default() },
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".into()),
