@@ -8,9 +8,8 @@
 //!   adaptations, readiness awaited, workflows watched; Ctrl-C (or `--exit-after N` completed
 //!   workflows) stops the pods with a drain.
 
-use crate::{Result, root, run};
+use crate::{Result, root};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -35,9 +34,9 @@ fn mb(bytes: u64) -> String {
 
 /// Build the release binaries and both images; report and keep their sizes.
 pub fn image(_args: &[String]) -> Result<Built> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let started = Instant::now();
-    run(Command::new(&cargo).current_dir(root()).args(["build", "--release", "--locked", "-p", "greeting", "-p", "tk8s-cli"]))?;
+    // Release binaries carry their dependency list (cargo auditable): the SBOM is read from them.
+    crate::supply::auditable_release_build(&["greeting", "tk8s-cli"])?;
     let compile_s = started.elapsed().as_secs_f64();
     let release = target_dir().join("release");
     let (greeting_bin, tk8s_bin) = (release.join("greeting"), release.join("tk8s"));
@@ -75,10 +74,26 @@ pub fn image(_args: &[String]) -> Result<Built> {
         base_s,
         compile_s
     );
+    // The same binaries as `tk8s image build` makes images: provenance labels, the SBOM, one
+    // digest per commit.
+    let supply =
+        crate::supply::provenance_images(&[("greeting", "greeting", greeting_bin.clone()), ("tk8s-cli", "tk8s", tk8s_bin.clone())])?;
+    println!(
+        "\n{:<10} {:>12} {:>15} {:>16} {:>14}  digest (the same on a second build)",
+        "image", "sbom crates", "auditable list", "debian packages", "uncompressed"
+    );
+    for i in &supply {
+        println!("{:<10} {:>12} {:>15} {:>16} {:>14}  {}", i.name, i.crates, i.recorded, i.debian_packages, mb(i.size), i.digest);
+    }
+    let supply_rows: Vec<String> = supply
+        .iter()
+        .map(|i| format!("{{\"image\": \"{}\", \"sbom_crates\": {}, \"auditable_list_crates\": {}, \"sbom_debian_packages\": {}, \"uncompressed_bytes\": {}, \"digest\": \"{}\", \"reproducible\": true}}", i.name, i.crates, i.recorded, i.debian_packages, i.size, i.digest))
+        .collect();
     let quoted: Vec<String> = packages.iter().map(|p| format!("\"{p}\"")).collect();
     let json = format!(
-        "{{\n  \"images\": [\n    {}\n  ],\n  \"base\": {{\"image\": \"{BASE_IMAGE}\", \"uncompressed_bytes\": {base}, \"packages\": [{}], \"assemble_s\": {base_s:.2}}},\n  \"release_build_s\": {compile_s:.0}\n}}\n",
+        "{{\n  \"images\": [\n    {}\n  ],\n  \"tk8s_image_build\": [\n    {}\n  ],\n  \"base\": {{\"image\": \"{BASE_IMAGE}\", \"uncompressed_bytes\": {base}, \"packages\": [{}], \"assemble_s\": {base_s:.2}}},\n  \"release_build_s\": {compile_s:.0}\n}}\n",
         rows.join(",\n    "),
+        supply_rows.join(",\n    "),
         quoted.join(", ")
     );
     let dir = root().join("bench/results");

@@ -6,6 +6,8 @@
 //!   `--exit-after N` stops by itself once N workflows completed (used by CI as a smoke test).
 //! - `cargo xtask test`: install the tools the tests use, then run the whole test suite.
 //! - `cargo xtask tools`: only install the tools.
+//! - `cargo xtask deny`: the supply-chain gate (cargo-deny against `deny.toml`, advisories from
+//!   the offline snapshot), and proof that it refuses a known advisory and licence.
 //! - `cargo xtask cluster build|up|down|status`: a real Kubernetes 1.20 control plane (built once
 //!   per machine from Debian's source package) with a fake node, on 127.0.0.1.
 //! - `cargo xtask measure`: build the release binary and measure start-up, shutdown, memory and
@@ -23,6 +25,7 @@ mod dev;
 mod fuzz;
 mod images;
 mod measure;
+mod supply;
 mod tools;
 
 use std::path::PathBuf;
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev::dev(&args[1..]),
         Some("test") => tools::tools().and_then(|_| cluster::cluster(&["build".into()])).and_then(|_| test(&args[1..])),
+        Some("deny") => supply::deny(&args[1..]),
         Some("cluster") => tools::tools().and_then(|_| cluster::cluster(&args[1..])),
         Some("tools") => tools::tools(),
         Some("measure") => tools::tools().and_then(|_| measure::measure()),
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
         Some("image") => tools::tools().and_then(|_| images::image(&args[1..]).map(|_| ())),
         Some("kube") => tools::tools().and_then(|_| images::kube(&args[1..])),
         Some("bench") => tools::tools().and_then(|_| bench::bench(&args[1..])),
-        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench [workers ...] | fuzz [--seconds N] [TARGET...] | image | kube [--exit-after N] | cluster <build|up|down|status>>".into()),
+        _ => Err("usage: cargo xtask <dev [--exit-after N] | test [-- cargo test args] | tools | measure | bench [workers ...] | fuzz [--seconds N] [TARGET...] | image | kube [--exit-after N] | cluster <build|up|down|status> | deny>".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tk8s_config::exit;
-use tk8s_image::{base, oci, push};
+use tk8s_image::{base, oci, push, sbom};
 
 pub fn command() -> Command {
     Command::new("image").about("Container images of your app").subcommand_required(true).arg_required_else_help(true).subcommand(
@@ -68,7 +68,17 @@ pub fn run(m: &ArgMatches, env: &BTreeMap<String, String>) -> u8 {
         labels,
         created,
     };
-    let result = base::Base::ensure(&base::cache_dir(env), m.get_flag("refresh-base")).and_then(|b| oci::build(&spec, &b, &out));
+    let mut spec = spec;
+    let result = base::Base::ensure(&base::cache_dir(env), m.get_flag("refresh-base")).and_then(|b| {
+        match sbom::attach(&mut spec, &b, &BTreeMap::new(), None)? {
+            Some(n) => println!("sbom    {} ({n} crates from the binary, {} Debian packages)", sbom::path_in_image(&spec.app), b.packages.len()),
+            None => eprintln!(
+                "warning: {} carries no dependency list, so the SBOM in the image lists the base only\n  hint: build it with `cargo auditable build --release` (cargo install cargo-auditable)",
+                spec.binary.as_ref().map(|b| b.display().to_string()).unwrap_or_default()
+            ),
+        }
+        oci::build(&spec, &b, &out)
+    });
     let built = match result {
         Ok(b) => b,
         Err(e) => {

@@ -8,7 +8,8 @@
 //!   timestamp, so the same inputs give the same digests on every build;
 //! - [`oci`]: the OCI layout (blobs, manifest, index) with the image contract's config
 //!   (`tk8s_config::contract`) and OCI labels;
-//! - [`push`]: to a registry with skopeo, keeping the digests.
+//! - [`push`]: to a registry with skopeo, keeping the digests;
+//! - [`sbom`]: the CycloneDX SBOM of the binary (from its `cargo auditable` data) and the base.
 //!
 //! Times come from `SOURCE_DATE_EPOCH` when it is set (else 0), so two builds of one commit
 //! give one digest.
@@ -17,6 +18,7 @@ pub mod base;
 pub mod layer;
 pub mod oci;
 pub mod push;
+pub mod sbom;
 
 use std::path::PathBuf;
 
