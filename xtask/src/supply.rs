@@ -40,15 +40,25 @@ pub fn cargo_tool(name: &str, version: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+const SNAPSHOT: &str = "advisory-db.tar.gz";
+
+/// Where the machine keeps the advisory snapshot: `$TK8S_ADVISORY_DB`, else `shared/advisory-db`
+/// beside the workspace or one of its ancestors (the workplace's layout), else the workplace's
+/// own `/work/shared` (for a clone made elsewhere, e.g. in /tmp).
+fn snapshot() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("TK8S_ADVISORY_DB").map(|d| PathBuf::from(d).join(SNAPSHOT)).into_iter().collect();
+    candidates.extend(root().ancestors().skip(1).map(|a| a.join("shared/advisory-db").join(SNAPSHOT)));
+    candidates.push(PathBuf::from("/work/shared/advisory-db").join(SNAPSHOT));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
 /// The snapshot extracted and committed into a git repository (cargo-deny fetches from git).
 fn advisory_db(dir: &Path) -> Result<PathBuf> {
-    let snapshot = root().join("../shared/advisory-db/advisory-db.tar.gz");
-    if !snapshot.is_file() {
-        return Err(format!(
-            "{} is missing\n  hint: this gate reads the RustSec advisory database offline from that snapshot; with network access run `cargo deny check` against the live database",
-            snapshot.display()
-        ));
-    }
+    let snapshot = snapshot().ok_or_else(|| {
+        format!(
+            "no snapshot of the RustSec advisory database: {SNAPSHOT} is in none of $TK8S_ADVISORY_DB, shared/advisory-db beside the workspace or an ancestor of it, or /work/shared/advisory-db\n  hint: set TK8S_ADVISORY_DB to the directory that holds it; with network access run `cargo deny check` against the live database instead"
+        )
+    })?;
     crate::run(Command::new("tar").arg("-xzf").arg(&snapshot).arg("-C").arg(dir))?;
     let repo = dir.join("advisory-db");
     let git = |args: &[&str]| {
