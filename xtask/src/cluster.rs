@@ -41,7 +41,7 @@ pub fn cluster(args: &[String]) -> crate::Result {
             runtime.block_on(async {
                 let client = cluster::client_for(&dir.join("admin.kubeconfig")).await?;
                 let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                node::run(client, "fake-node-1", stop, &|line| eprintln!("{line}")).await
+                node::run(client, node::NAME, stop, &|line| eprintln!("{line}")).await
             })
         }
         Some("--help" | "-h") => {
@@ -66,19 +66,7 @@ fn up(dir: &std::path::Path) -> crate::Result {
         let mut plane = ControlPlane::start(dir, true, &mut |line| eprintln!("xtask: {line}")).await?;
         let me = std::env::current_exe().map_err(|e| e.to_string())?;
         plane.spawn_detached("fake-node", &me, &["cluster", "fake-node"])?;
-        let client = plane.client().await?;
-        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
-        let deadline = Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let node = nodes.get_opt("fake-node-1").await.ok().flatten();
-            if node.and_then(|n| n.status?.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")) {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err("the fake node did not become Ready in 30 s".to_string());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        node::wait_ready(&plane.client().await?, node::NAME, std::time::Duration::from_secs(30)).await?;
         Ok(plane)
     });
     match result {

@@ -214,8 +214,7 @@ pub fn provenance_images(binaries: &[(&str, &str, PathBuf)]) -> Result<Vec<Suppl
         };
         // The binary's own list, narrowed to what `cargo tree` says this build links (every one
         // of which must be in the binary's list).
-        let recorded = tk8s_image::sbom::linked_crates(binary).map_err(|e| e.to_string())?.len();
-        let crates = tk8s_image::sbom::attach(&mut spec, &base, &licences, Some(&expected))
+        let (crates, recorded) = tk8s_image::sbom::attach(&mut spec, &base, &licences, Some(&expected))
             .map_err(|e| format!("{app}: {e}"))?
             .ok_or_else(|| format!("{} has no dependency list: it was not built with cargo auditable", binary.display()))?;
         if crates != expected.len() {

@@ -58,7 +58,7 @@ pub fn run(m: &ArgMatches, env: &BTreeMap<String, String>) -> u8 {
         };
         labels.insert(k.to_string(), v.to_string());
     }
-    let spec = oci::ImageSpec {
+    let mut spec = oci::ImageSpec {
         app: config.app.name.clone(),
         binary: Some(binary),
         entrypoint: None,
@@ -68,10 +68,9 @@ pub fn run(m: &ArgMatches, env: &BTreeMap<String, String>) -> u8 {
         labels,
         created,
     };
-    let mut spec = spec;
     let result = base::Base::ensure(&base::cache_dir(env), m.get_flag("refresh-base")).and_then(|b| {
         match sbom::attach(&mut spec, &b, &BTreeMap::new(), None)? {
-            Some(n) => println!("sbom    {} ({n} crates from the binary, {} Debian packages)", sbom::path_in_image(&spec.app), b.packages.len()),
+            Some((n, _)) => println!("sbom    {} ({n} crates from the binary, {} Debian packages)", sbom::path_in_image(&spec.app), b.packages.len()),
             None => eprintln!(
                 "warning: {} carries no dependency list, so the SBOM in the image lists the base only\n  hint: build it with `cargo auditable build --release` (cargo install cargo-auditable)",
                 spec.binary.as_ref().map(|b| b.display().to_string()).unwrap_or_default()

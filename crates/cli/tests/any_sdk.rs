@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tk8s_config::spec as S;
 use tk8s_image::{base, oci};
 use tk8s_testkit::containers::Podman;
 use tk8s_testkit::{DevServer, free_port, http_get, wait_until, workspace_root};
@@ -177,14 +178,14 @@ fn the_companion_knows_whether_this_pods_python_worker_polls() {
     let companion = |guard: &mut Containers<'_>, pod: &str, port: u16| {
         let env = [
             ("HOSTNAME", pod.to_string()),
-            ("TEMPORAL_ADDRESS", server.address()),
-            ("TK8S_TASK_QUEUE", QUEUE.to_string()),
-            ("TK8S_ADMIN_PORT", port.to_string()),
-            ("TK8S_ADMIN_BIND", "127.0.0.1".to_string()),
-            ("TK8S_COMPANION_CHECK_INTERVAL", INTERVAL.to_string()),
-            ("TK8S_COMPANION_POLLER_FRESHNESS", format!("{FRESHNESS_S}s")),
-            ("TK8S_COMPANION_WORKER_METRICS", format!("127.0.0.1:{metrics_port}")),
-            ("TK8S_SHUTDOWN_HARD_DEADLINE", "30s".to_string()),
+            (S::TEMPORAL_ADDRESS.env, server.address()),
+            (S::WORKER_TASK_QUEUE.env, QUEUE.to_string()),
+            (S::ADMIN_PORT.env, port.to_string()),
+            (S::ADMIN_BIND.env, "127.0.0.1".to_string()),
+            (S::COMPANION_CHECK_INTERVAL.env, INTERVAL.to_string()),
+            (S::COMPANION_POLLER_FRESHNESS.env, format!("{FRESHNESS_S}s")),
+            (S::COMPANION_WORKER_METRICS.env, format!("127.0.0.1:{metrics_port}")),
+            (S::SHUTDOWN_HARD_DEADLINE.env, "30s".to_string()),
         ];
         run(guard, &format!("companion-{pod}"), pod, &companion_image, &env, &["companion"])
     };
@@ -198,8 +199,8 @@ fn the_companion_knows_whether_this_pods_python_worker_polls() {
 
     // The Python worker of pod A.
     let worker_env = [
-        ("TEMPORAL_ADDRESS", server.address()),
-        ("TEMPORAL_TASK_QUEUE", QUEUE.to_string()),
+        (S::TEMPORAL_ADDRESS.env, server.address()),
+        (tk8s_render::TASK_QUEUE_ENV, QUEUE.to_string()),
         ("METRICS_PORT", metrics_port.to_string()),
         ("PYTHONUNBUFFERED", "1".to_string()),
     ];

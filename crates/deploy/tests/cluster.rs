@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use tk8s_deploy::plan::{ObjectRef, PART_OF};
 use tk8s_deploy::{Cluster, DeployError, DeployOptions, Report};
 use tk8s_render::DeployConfig;
-use tk8s_testkit::cluster::{ControlPlane, adapt_1_20, build, crds, node::FakeNode};
+use tk8s_testkit::cluster::node::{self, FakeNode};
+use tk8s_testkit::cluster::{ControlPlane, adapt_1_20, build, crds};
 
 type Outcome = Result<(), String>;
 type Scenario = for<'a> fn(&'a Cluster) -> Pin<Box<dyn Future<Output = Outcome> + 'a>>;
@@ -185,7 +186,7 @@ async fn dry_run(cluster: &Cluster) -> Outcome {
         unexpected.iter().map(|(n, d)| format!("{n}\n{d}")).collect::<String>()
     );
     let changed = config("app", |doc| {
-        table(table(doc, "worker"), "settings").insert("TK8S_MAX_CONCURRENT_ACTIVITIES".into(), "50".into());
+        table(table(doc, "worker"), "settings").insert(tk8s_config::spec::WORKER_MAX_CONCURRENT_ACTIVITIES.env.into(), "50".into());
     });
     let report = deploy(cluster, &changed, &options).await.map_err(|e| e.to_string())?;
     let diffed: Vec<&String> = report.diffs.iter().map(|(n, _)| n).collect();
@@ -426,7 +427,7 @@ async fn run(filter: Option<String>) -> ExitCode {
         }
     };
     let client = plane.client().await.expect("a client");
-    let node = match FakeNode::start(client.clone(), "fake-node-1").await {
+    let node = match FakeNode::start(client.clone(), node::NAME).await {
         Ok(n) => n,
         Err(e) => {
             eprintln!("error: {e}");

@@ -117,7 +117,7 @@ pub fn attach(
     base: &crate::base::Base,
     licences: &BTreeMap<String, String>,
     linked: Option<&std::collections::BTreeSet<(String, String)>>,
-) -> Result<Option<usize>, ImageError> {
+) -> Result<Option<(usize, usize)>, ImageError> {
     let crates = match &spec.binary {
         Some(binary) => match linked_crates(binary) {
             Ok(c) => Some(c),
@@ -126,6 +126,7 @@ pub fn attach(
         },
         None => None,
     };
+    let recorded = crates.as_ref().map(Vec::len);
     let crates = match (crates, linked) {
         (Some(recorded), Some(linked)) => {
             let missing: Vec<&(String, String)> =
@@ -156,7 +157,7 @@ pub fn attach(
     spec.files.retain(|(p, _)| p != &path);
     spec.files.push((path.clone(), bytes));
     spec.labels.insert(SBOM_LABEL.into(), path);
-    Ok(crates.map(|c| c.len()))
+    Ok(crates.map(|c| c.len()).zip(recorded))
 }
 
 /// The SBOM's path in the image for `app`.

@@ -7,8 +7,8 @@
 use crate::deploy::DeployConfig;
 use crate::objects::{
     CODEC_KEYS_DIR, Object, codec_keys_volume, container_security, dns_egress, http_probe, image_pull_secrets, labels, meta, ns, obj,
-    pod_annotations, pod_security, port, resource_requirements, secret_volume, selector_labels, service, skip_annotations,
-    spread_constraints,
+    pod_annotations, pod_security, port, progress_deadline_seconds, resource_requirements, secret_volume, selector_labels, service,
+    skip_annotations, spread_constraints,
 };
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount, VolumeMount};
@@ -83,7 +83,7 @@ fn deployment(c: &DeployConfig) -> Option<Deployment> {
         spec: Some(DeploymentSpec {
             replicas: Some(cs.replicas),
             revision_history_limit: Some(5),
-            progress_deadline_seconds: Some(c.app.progress_deadline.duration().as_secs().max(1) as i32),
+            progress_deadline_seconds: progress_deadline_seconds(c),
             selector: LabelSelector { match_labels: Some(selector_labels(c, COMPONENT)), ..Default::default() },
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels(c, COMPONENT)), annotations: Some(annotations), ..Default::default() }),

@@ -99,6 +99,23 @@ pub(crate) fn labels(c: &DeployConfig, component: &str) -> BTreeMap<String, Stri
     .collect()
 }
 
+/// `progressDeadlineSeconds` of every Deployment, from `app.progress_deadline` (at least 1 s,
+/// which Kubernetes requires).
+pub(crate) fn progress_deadline_seconds(c: &DeployConfig) -> Option<i32> {
+    Some(c.app.progress_deadline.duration().as_secs().clamp(1, i32::MAX as u64) as i32)
+}
+
+/// A RollingUpdate strategy.
+pub(crate) fn rolling_update(max_surge: i32, max_unavailable: i32) -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(max_surge)),
+            max_unavailable: Some(IntOrString::Int(max_unavailable)),
+        }),
+    }
+}
+
 pub(crate) fn selector_labels(c: &DeployConfig, component: &str) -> BTreeMap<String, String> {
     [("app.kubernetes.io/name", c.app.name.as_str()), ("app.kubernetes.io/component", component)]
         .into_iter()

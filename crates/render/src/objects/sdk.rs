@@ -198,15 +198,9 @@ pub(crate) fn deployment(c: &DeployConfig) -> Deployment {
         spec: Some(DeploymentSpec {
             replicas,
             revision_history_limit: Some(5),
-            progress_deadline_seconds: Some(c.app.progress_deadline.duration().as_secs().max(1) as i32),
+            progress_deadline_seconds: progress_deadline_seconds(c),
             selector: LabelSelector { match_labels: Some(selector_labels(c, role.name())), ..Default::default() },
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".into()),
-                rolling_update: Some(RollingUpdateDeployment {
-                    max_surge: Some(IntOrString::Int(w.max_surge)),
-                    max_unavailable: Some(IntOrString::Int(w.max_unavailable)),
-                }),
-            }),
+            strategy: Some(rolling_update(w.max_surge, w.max_unavailable)),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels(c, role.name())), annotations: Some(annotations), ..Default::default() }),
                 spec: Some(PodSpec {

@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// The node the harness registers.
+pub const NAME: &str = "fake-node-1";
+
 /// What the fake node makes of a pod, from its images and owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
@@ -215,24 +218,24 @@ impl FakeNode {
             })
             .map_err(|e| e.to_string())?;
         let node = FakeNode { stop, thread: Some(thread) };
-        let nodes: Api<Node> = Api::all(client);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = nodes
-                .get_opt(name)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|n| n.status?.conditions)
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-            if ready {
-                return Ok(node);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("the fake node {name} was not Ready after 30 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        wait_ready(&client, name, Duration::from_secs(30)).await?;
+        Ok(node)
+    }
+}
+
+/// Wait until the API server lists the node `name` as Ready.
+pub async fn wait_ready(client: &kube::Client, name: &str, timeout: Duration) -> Result<(), String> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let deadline = Instant::now() + timeout;
+    loop {
+        let node = nodes.get_opt(name).await.ok().flatten();
+        if node.and_then(|n| n.status?.conditions).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")) {
+            return Ok(());
         }
+        if Instant::now() > deadline {
+            return Err(format!("the fake node {name} was not Ready after {timeout:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
