@@ -304,6 +304,7 @@ pub(crate) fn scaler(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Scaler {
         min_replicas: min,
         max_replicas: max,
         scale_down_window: r.duration(&S::SCALER_SCALE_DOWN_WINDOW),
+        surge_hold: r.duration(&S::SCALER_SURGE_HOLD),
         zero_after: r.duration(&S::SCALER_ZERO_AFTER),
         slots_per_replica: r.int(&S::SCALER_SLOTS_PER_REPLICA),
         worker_metrics: r.list(&S::SCALER_WORKER_METRICS),

@@ -232,6 +232,7 @@ pub struct Scaler {
     pub min_replicas: u32,
     pub max_replicas: u32,
     pub scale_down_window: Duration,
+    pub surge_hold: Duration,
     pub zero_after: Duration,
     pub slots_per_replica: u64,
     /// `host:port` of the workers' admin servers (each name may resolve to many pods).

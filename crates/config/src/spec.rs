@@ -320,19 +320,22 @@ settings! {
       Kind::Duration { min_ms: 500, max_ms: 300 * SEC }, Some("5s"),
       "How often the scaler reads the task queue, the workers' heartbeats and the open workflows, and decides.");
     SCALER_TARGET_UTILIZATION = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.target_utilization", "TK8S_SCALER_TARGET_UTILIZATION", "scaler-target-utilization",
-      Kind::Float { min: 0.0, max: 1.0, min_exclusive: true }, Some("0.7"),
+      Kind::Float { min: 0.0, max: 1.0, min_exclusive: true }, Some("0.8"),
       "Share of a replica's activity slots the scaler aims to keep busy.");
     SCALER_DRAIN_WITHIN = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.drain_within", "TK8S_SCALER_DRAIN_WITHIN", "scaler-drain-within",
-      Kind::Duration { min_ms: 1000, max_ms: 24 * 3600 * SEC }, Some("60s"),
-      "Add replicas to drain the backlog within this time, at the dispatch rate measured per replica.");
+      Kind::Duration { min_ms: 1000, max_ms: 24 * 3600 * SEC }, Some("3s"),
+      "Add replicas to drain the backlog within this time, each at the rate it completes tasks when busy. Short: a backlog gets its replicas at once, and they go again once it is drained (the scale-down window does not hold them).");
     SCALER_MIN_REPLICAS = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.min_replicas", "TK8S_SCALER_MIN_REPLICAS", "scaler-min-replicas",
       Kind::Int { min: 0, max: 10_000 }, Some("1"),
       "Fewest replicas; 0 allows scaling to zero once nothing waits, runs or is open for `scaler.zero_after`.");
     SCALER_MAX_REPLICAS = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.max_replicas", "TK8S_SCALER_MAX_REPLICAS", "scaler-max-replicas",
       Kind::Int { min: 1, max: 10_000 }, Some("10"), "Most replicas.");
     SCALER_SCALE_DOWN_WINDOW = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.scale_down_window", "TK8S_SCALER_SCALE_DOWN_WINDOW", "scaler-scale-down-window",
-      Kind::Duration { min_ms: 0, max_ms: 24 * 3600 * SEC }, Some("5m"),
-      "A lower replica count takes effect only after it has been the highest need for this long (no flapping).");
+      Kind::Duration { min_ms: 0, max_ms: 24 * 3600 * SEC }, Some("3m"),
+      "The longest a lower replica count waits before it takes effect (no flapping). The scaler starts with a quarter of it and doubles the wait each time the load comes back within the window after a scale-down.");
+    SCALER_SURGE_HOLD = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.surge_hold", "TK8S_SCALER_SURGE_HOLD", "scaler-surge-hold",
+      Kind::Duration { min_ms: 0, max_ms: 3600 * SEC }, Some("30s"),
+      "How long the replicas a backlog called for are kept at least. A little more than your pods take to start (image pull to ready), so none is removed while it still starts.");
     SCALER_ZERO_AFTER = s(Section::Scaler, Roles::of(&[Role::Scaler]), "scaler.zero_after", "TK8S_SCALER_ZERO_AFTER", "scaler-zero-after",
       Kind::Duration { min_ms: 0, max_ms: 7 * 24 * 3600 * SEC }, Some("10m"),
       "With `scaler.min_replicas` 0: how long backlog, slots in use and open workflows must all be zero before scaling to zero.");

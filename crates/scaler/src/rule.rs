@@ -1,18 +1,25 @@
 //! The scaling rule: how many worker replicas a task queue needs, from what Temporal knows.
 //!
 //! ```text
-//! running   = ceil(slots_used / slots_per_replica)                 never fewer: work in flight
-//! capacity  = ceil(slots_used / (slots_per_replica * target_util))  headroom for what runs
-//! backlog   = ceil(backlog / (dispatch_per_replica * drain_within)) drain the queue in time
+//! task_s    = slots_used / dispatch_rate            how long a task holds a slot (Little's law)
+//! running   = ceil(slots_used / slots_per_replica)  never fewer: work in flight
+//! capacity  = ceil(max(slots_used, add_rate * task_s) / (slots_per_replica * target_util))
+//!                                                   headroom for what runs and what arrives
+//! backlog   = ceil(backlog / (dispatch_per_replica * drain_within))  surge to drain the queue,
+//!                                                   each task type at its own measured rate
 //! raw       = max(running, capacity + backlog), at least 1 while anything runs or waits
-//! desired   = clamp(raw, min, max); up at once, down to the highest raw of the window;
-//!             0 only with min = 0, after backlog, slots in use and running workflows have
-//!             all been zero for `zero_after`
+//! desired   = clamp(max(raw, highest steady need of the hold), min, max)
 //! ```
 //!
-//! `dispatch_per_replica` is measured (the task queue's dispatch rate over the replicas that
-//! poll it); before there is a rate, each replica is taken to drain one slot-full of backlog.
-//! Pure: the caller supplies the time, so the simulator and the tests drive it exactly.
+//! Up at once. Down: the *steady* need (what arrives, at the target utilization) must have been
+//! lower for the hold before replicas go; a backlog's surge is held only for `surge_hold` (a
+//! pod's start), so the replicas a burst called for leave once they are idle. The hold starts at a quarter of `scale_down_window` and doubles
+//! (up to the window) each time a scale-down is followed by a scale-up within the window: a
+//! load that comes back is held through, a single burst is not paid for minutes after. Zero only
+//! with `min_replicas = 0`, after backlog, slots in use and open workflows have all been zero for
+//! `zero_after`. Before there is a rate, each replica is taken to drain one slot-full of backlog.
+//! Pure: the caller supplies the time, so the simulator and the tests drive it exactly; the
+//! defaults are the ones the simulator's replay measured (README, "Replay").
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -28,6 +35,8 @@ pub struct Params {
     pub max_replicas: u32,
     /// A lower desired count takes effect only once it has been the highest for this long.
     pub scale_down_window: Duration,
+    /// The replicas a backlog's surge called for are kept at least this long (a pod's start).
+    pub surge_hold: Duration,
     /// With `min_replicas = 0`: how long the queue must be idle (no backlog, nothing running,
     /// no open workflows) before going to zero.
     pub zero_after: Duration,
@@ -43,6 +52,7 @@ impl From<&tk8s_config::Scaler> for Params {
             min_replicas: s.min_replicas,
             max_replicas: s.max_replicas,
             scale_down_window: s.scale_down_window,
+            surge_hold: s.surge_hold,
             zero_after: s.zero_after,
             slots_per_replica: s.slots_per_replica,
         }
@@ -91,6 +101,9 @@ pub struct Decision {
     pub raw: u32,
     pub running_need: u32,
     pub capacity_need: u32,
+    /// The part of the capacity need that what arrives calls for: the steady need the
+    /// scale-down hold keeps (what runs is kept anyway, a backlog's surge is not held).
+    pub arrival_need: u32,
     pub backlog_need: u32,
     /// Tasks per second one replica dispatches (measured; 0 before there is a rate).
     pub dispatch_per_replica: f64,
@@ -100,12 +113,25 @@ pub struct Decision {
 #[derive(Debug, Clone)]
 pub struct Rule {
     params: Params,
-    /// Recent raw decisions (seconds since start, raw), for the scale-down window.
+    /// Recent steady needs (seconds since start, need), for the scale-down hold.
     window: VecDeque<(f64, u32)>,
     /// When the queue was last seen busy (seconds), for the way to zero.
     last_busy_s: Option<f64>,
     last_desired: Option<u32>,
+    /// How long a lower need must last now (seconds): starts at a quarter of the window,
+    /// doubles when a scale-down is followed by a scale-up within the window (the load came
+    /// back: hold longer), halves after a window without such a regret.
+    hold_s: f64,
+    /// The last fall of the held steady need not yet judged (seconds).
+    last_down_s: Option<f64>,
+    last_held: Option<u32>,
+    /// Recent raw needs (seconds, need), for the surge hold.
+    surges: VecDeque<(f64, u32)>,
 }
+
+/// The hold a lower need starts with, as a share of `scale_down_window`: short, so a single
+/// burst's replicas go soon; it doubles each time the load comes back within the window.
+const FIRST_HOLD_SHARE: f64 = 0.25;
 
 fn ceil_div(a: f64, b: f64) -> u32 {
     if a <= 0.0 || b <= 0.0 { 0 } else { (a / b).ceil().min(f64::from(u32::MAX)) as u32 }
@@ -113,26 +139,49 @@ fn ceil_div(a: f64, b: f64) -> u32 {
 
 impl Rule {
     pub fn new(params: Params) -> Rule {
-        Rule { params, window: VecDeque::new(), last_busy_s: None, last_desired: None }
+        let hold_s = Self::base_hold_s(&params);
+        Rule {
+            params,
+            window: VecDeque::new(),
+            last_busy_s: None,
+            last_desired: None,
+            hold_s,
+            last_down_s: None,
+            last_held: None,
+            surges: VecDeque::new(),
+        }
     }
 
     pub fn params(&self) -> &Params {
         &self.params
     }
 
+    fn base_hold_s(p: &Params) -> f64 {
+        p.scale_down_window.as_secs_f64() * FIRST_HOLD_SHARE
+    }
+
     /// The raw need, before the window and bounds.
     pub fn need(&self, i: &Inputs) -> Decision {
         let p = &self.params;
         let slots = i.slots_per_replica.filter(|s| *s > 0).unwrap_or(p.slots_per_replica).max(1) as f64;
+        let util = p.target_utilization.clamp(0.01, 1.0);
         let running_need = ceil_div(i.slots_used as f64, slots);
-        let capacity_need = ceil_div(i.slots_used as f64, slots * p.target_utilization.clamp(0.01, 1.0));
-        // Per replica that takes work now: the pollers (a replica still starting dispatches
-        // nothing, and counting it would make the rate look lower and the need grow).
+        // How long a task holds a slot (Little's law: slots in use over tasks started per
+        // second), and so the slots what arrives now will hold; at the target utilization,
+        // with what runs now when that is more.
+        let rate = i.dispatch_rate + i.workflow_dispatch_rate;
+        let task_s = if rate > 0.0 && i.slots_used > 0 { i.slots_used as f64 / rate } else { 0.0 };
+        let arriving = i.add_rate * task_s;
+        let arrival_need = ceil_div(arriving, slots * util);
+        let capacity_need = ceil_div((i.slots_used as f64).max(arriving), slots * util);
+        // The backlog drained within `drain_within`, each task type at the rate a replica that
+        // takes work dispatches it now (with a backlog waiting, a replica is busy: that is what
+        // it completes), so fast workflow tasks do not hide a slow activity backlog. Per
+        // replica that polls (a replica still starting dispatches nothing); before there is a
+        // rate, each replica takes one slot-full.
         let serving = if i.pollers > 0 { i.pollers as f64 } else { f64::from(i.current_replicas.max(1)) };
         let per_replica = |rate: f64| if rate > 0.0 { rate / serving } else { 0.0 };
         let dispatch_per_replica = per_replica(i.dispatch_rate);
-        // Each task type drains at its own measured rate (workflow tasks are quick; a slow
-        // activity backlog must not hide behind their rate).
         let drain = |backlog: u64, rate_per_replica: f64| {
             if backlog == 0 {
                 0
@@ -148,7 +197,7 @@ impl Rule {
         if raw == 0 && (i.backlog > 0 || i.workflow_backlog > 0 || i.running_workflows > 0) {
             raw = 1;
         }
-        Decision { desired: raw, raw, running_need, capacity_need, backlog_need, dispatch_per_replica }
+        Decision { desired: raw, raw, running_need, capacity_need, arrival_need, backlog_need, dispatch_per_replica }
     }
 
     /// Decide at `now_s` (seconds on any monotonic clock).
@@ -159,13 +208,24 @@ impl Rule {
         if busy || self.last_busy_s.is_none() {
             self.last_busy_s = Some(now_s);
         }
-        self.window.push_back((now_s, d.raw));
-        let horizon = now_s - p.scale_down_window.as_secs_f64();
-        while self.window.front().is_some_and(|(t, _)| *t < horizon) {
+        // The hold keeps the steady need (what arrives, at the target utilization), not the
+        // extra replicas a backlog called for nor the work a surge left running (never fewer
+        // than what runs, below): once the backlog is drained and they are idle, they go.
+        let steady = d.arrival_need;
+        self.window.push_back((now_s, steady));
+        let full = p.scale_down_window.as_secs_f64();
+        while self.window.front().is_some_and(|(t, _)| *t < now_s - full) {
             self.window.pop_front();
         }
-        // Up at once; down only to the highest need seen within the window.
-        let windowed = self.window.iter().map(|(_, r)| *r).max().unwrap_or(d.raw);
+        let held = self.window.iter().filter(|(t, _)| *t >= now_s - self.hold_s).map(|(_, r)| *r).max().unwrap_or(steady);
+        // A surge is kept for `surge_hold`, so no replica it asked for is removed while it
+        // still starts (a pod that never served is churn).
+        self.surges.push_back((now_s, d.raw));
+        while self.surges.front().is_some_and(|(t, _)| *t < now_s - p.surge_hold.as_secs_f64()) {
+            self.surges.pop_front();
+        }
+        let surge = self.surges.iter().map(|(_, r)| *r).max().unwrap_or(d.raw);
+        let windowed = held.max(surge).max(d.raw);
         let mut desired = windowed.clamp(p.min_replicas.max(1), p.max_replicas.max(1));
         // Zero only when allowed, and only after a full idle period: never with work in flight.
         let idle_for = now_s - self.last_busy_s.unwrap_or(now_s);
@@ -174,6 +234,23 @@ impl Rule {
         }
         // Never below what runs now, whatever the bounds say.
         desired = desired.max(d.running_need.min(p.max_replicas.max(1)));
+        // The hold learns from the steady need only (a backlog's surge comes and goes with
+        // the backlog): it fell, then rose again within the window: the load came back.
+        if let Some(last) = self.last_held {
+            if held < last {
+                self.last_down_s = Some(now_s);
+            } else if held > last && self.last_down_s.is_some_and(|down| now_s - down <= full) {
+                self.hold_s = (self.hold_s * 2.0).min(full);
+                self.last_down_s = None;
+                // The longer hold counts from now: needs from before the regret stay gone.
+                self.window.retain(|(t, _)| *t >= now_s);
+            }
+        }
+        if self.last_down_s.is_some_and(|down| now_s - down > full) {
+            self.hold_s = (self.hold_s / 2.0).max(Self::base_hold_s(&p));
+            self.last_down_s = None;
+        }
+        self.last_held = Some(held);
         self.last_desired = Some(desired);
         d.desired = desired;
         d
@@ -191,6 +268,7 @@ mod tests {
             min_replicas: 1,
             max_replicas: 20,
             scale_down_window: Duration::from_secs(60),
+            surge_hold: Duration::ZERO,
             zero_after: Duration::from_secs(120),
             slots_per_replica: 10,
         }
@@ -237,15 +315,50 @@ mod tests {
     }
 
     #[test]
-    fn up_at_once_down_only_after_the_window() {
+    fn up_at_once_down_only_after_the_hold() {
+        // The first hold is a quarter of the 60-s window.
         let mut rule = Rule::new(params());
-        assert_eq!(rule.decide(0.0, &Inputs { slots_used: 40, ..Default::default() }).desired, 8);
-        // Load falls: the desired count holds for the window, then follows.
-        assert_eq!(rule.decide(30.0, &Inputs { slots_used: 5, ..Default::default() }).desired, 8);
-        assert_eq!(rule.decide(59.0, &Inputs { slots_used: 5, ..Default::default() }).desired, 8);
-        assert_eq!(rule.decide(61.0, &Inputs { slots_used: 5, ..Default::default() }).desired, 1);
+        let arriving = |rate: f64| Inputs { slots_used: (rate * 2.0) as u64, dispatch_rate: rate, add_rate: rate, ..Default::default() };
+        assert_eq!(rule.decide(0.0, &arriving(20.0)).desired, 8, "40 slots of 2-s tasks at 50 % of 10");
+        // Load falls: the desired count holds, then follows.
+        assert_eq!(rule.decide(10.0, &arriving(2.5)).desired, 8);
+        assert_eq!(rule.decide(14.0, &arriving(2.5)).desired, 8);
+        assert_eq!(rule.decide(16.0, &arriving(2.5)).desired, 1);
         // Up again at once.
-        assert_eq!(rule.decide(62.0, &Inputs { slots_used: 60, ..Default::default() }).desired, 12);
+        assert_eq!(rule.decide(17.0, &arriving(30.0)).desired, 12);
+    }
+
+    #[test]
+    fn the_hold_is_short_after_one_burst_and_doubles_when_the_load_comes_back() {
+        // Window 60 s: the first hold is 15 s. 20 tasks/s of 2 s at 50 % of 10 slots: 8.
+        let mut rule = Rule::new(params());
+        let busy = Inputs { slots_used: 40, dispatch_rate: 20.0, add_rate: 20.0, ..Default::default() };
+        let quiet = Inputs { slots_used: 5, dispatch_rate: 2.5, add_rate: 2.5, ..Default::default() };
+        assert_eq!(rule.decide(0.0, &busy).desired, 8);
+        assert_eq!(rule.decide(14.0, &quiet).desired, 8, "within the first hold");
+        assert_eq!(rule.decide(16.0, &quiet).desired, 1, "a quarter of the window later");
+        // The load comes back within the window: the hold doubles to 30 s.
+        assert_eq!(rule.decide(20.0, &busy).desired, 8);
+        assert_eq!(rule.decide(45.0, &quiet).desired, 8, "25 s: inside the longer hold");
+        assert_eq!(rule.decide(51.0, &quiet).desired, 1);
+        // A window passes without the load coming back: the hold halves again.
+        assert_eq!(rule.decide(200.0, &quiet).desired, 1);
+        assert_eq!(rule.decide(201.0, &busy).desired, 8);
+        assert_eq!(rule.decide(217.0, &quiet).desired, 1, "back to 15 s");
+    }
+
+    #[test]
+    fn a_backlog_surge_is_not_held_once_the_backlog_is_drained() {
+        let mut rule = Rule::new(params());
+        // 10 slots busy on one replica at 5 tasks/s (2-s tasks), 300 waiting: drained within
+        // 10 s at 5/s per replica needs 6 more.
+        let surge = Inputs { slots_used: 10, dispatch_rate: 5.0, add_rate: 5.0, backlog: 300, pollers: 1, ..Default::default() };
+        let d = rule.decide(0.0, &surge);
+        assert_eq!((d.running_need, d.capacity_need, d.backlog_need, d.desired), (1, 2, 6, 8));
+        // The backlog is gone and the work is done: the surge leaves at once, the steady need
+        // (2) is held.
+        let after = Inputs { slots_used: 2, dispatch_rate: 1.0, add_rate: 1.0, pollers: 8, ..Default::default() };
+        assert_eq!(rule.decide(1.0, &after).desired, 2);
     }
 
     #[test]

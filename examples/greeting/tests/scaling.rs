@@ -1,7 +1,7 @@
 //! The scaling signal live, against a real dev server: an orchestrator in `rate` mode pushes
 //! more work than one worker with two activity slots drains; the scaler's desired count rises;
 //! a second worker joins; the backlog drains and every workflow completes; the desired count
-//! falls, but only after the scale-down window. KEDA's view is read through a gRPC client
+//! falls, but only after the hold (a quarter of the scale-down window, and the surge hold). KEDA's view is read through a gRPC client
 //! generated from KEDA's external scaler protocol.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,10 @@ use tk8s_scaler::keda::proto::external_scaler_client::ExternalScalerClient;
 use tk8s_scaler::keda::proto::{GetMetricsRequest, ScaledObjectRef};
 use tk8s_testkit::{DevServer, Host, Proc, app_env, free_port, http_get, wait_until};
 
-const WINDOW_S: f64 = 10.0;
+/// The scale-down window; the rule's first hold is a quarter of it, and the surge hold is set
+/// to the same, so whichever term made the peak, it is held this long.
+const WINDOW_S: f64 = 40.0;
+const HOLD_S: f64 = WINDOW_S / 4.0;
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_greeting"))
@@ -33,7 +36,7 @@ fn worker(server: &DevServer, admin: u16) -> Proc {
 }
 
 #[test]
-fn desired_replicas_rise_under_load_and_fall_only_after_the_window() {
+fn desired_replicas_rise_under_load_and_fall_only_after_the_hold() {
     let server = DevServer::start();
     let (admin_a, admin_b) = (free_port(), free_port());
     let _a = worker(&server, admin_a);
@@ -43,6 +46,7 @@ fn desired_replicas_rise_under_load_and_fall_only_after_the_window() {
         ("TK8S_SCALER_BIND", "127.0.0.1".to_string()),
         ("TK8S_SCALER_INTERVAL", "500ms".to_string()),
         ("TK8S_SCALER_SCALE_DOWN_WINDOW", format!("{WINDOW_S}s")),
+        ("TK8S_SCALER_SURGE_HOLD", format!("{HOLD_S}s")),
         ("TK8S_SCALER_DRAIN_WITHIN", "10s".to_string()),
         ("TK8S_SCALER_WORKER_METRICS", format!("127.0.0.1:{admin_a},127.0.0.1:{admin_b}")),
     ] {
@@ -123,7 +127,7 @@ fn desired_replicas_rise_under_load_and_fall_only_after_the_window() {
         "workflows did not all complete: {:?}",
         server.statuses("WorkflowId STARTS_WITH 'greeting-rate-'")
     );
-    // The fall: after the last moment the raw need was at the peak's level, at least the window
+    // The fall: after the last moment the raw need was at the peak's level, at least the hold
     // passes (less one decision interval and the sampling period).
     let fall = samples
         .iter()
@@ -131,8 +135,8 @@ fn desired_replicas_rise_under_load_and_fall_only_after_the_window() {
         .unwrap_or_else(|| panic!("the desired count never fell:\n{}", trace.join("\n")));
     let last_high = samples[..fall].iter().rev().find(|(_, _, r)| *r >= peak as f64).map(|(t, _, _)| *t).unwrap_or(0.0);
     let waited = samples[fall].0 - last_high;
-    assert!(waited >= WINDOW_S - 1.5, "fell {waited:.1} s after the need did, inside the {WINDOW_S} s window:\n{}", trace.join("\n"));
+    assert!(waited >= HOLD_S - 1.5, "fell {waited:.1} s after the need did, inside the {HOLD_S} s hold:\n{}", trace.join("\n"));
     let is_active = runtime.block_on(client.is_active(object.clone())).unwrap().into_inner().result;
     assert!(is_active, "one replica stays (min_replicas 1)");
-    eprintln!("measured: desired peaked at {peak}; fell {waited:.1} s after the need dropped (window {WINDOW_S} s)");
+    eprintln!("measured: desired peaked at {peak}; fell {waited:.1} s after the need dropped (hold {HOLD_S} s)");
 }
