@@ -117,7 +117,6 @@ pub struct Rule {
     window: VecDeque<(f64, u32)>,
     /// When the queue was last seen busy (seconds), for the way to zero.
     last_busy_s: Option<f64>,
-    last_desired: Option<u32>,
     /// How long a lower need must last now (seconds): starts at a quarter of the window,
     /// doubles when a scale-down is followed by a scale-up within the window (the load came
     /// back: hold longer), halves after a window without such a regret.
@@ -140,16 +139,7 @@ fn ceil_div(a: f64, b: f64) -> u32 {
 impl Rule {
     pub fn new(params: Params) -> Rule {
         let hold_s = Self::base_hold_s(&params);
-        Rule {
-            params,
-            window: VecDeque::new(),
-            last_busy_s: None,
-            last_desired: None,
-            hold_s,
-            last_down_s: None,
-            last_held: None,
-            surges: VecDeque::new(),
-        }
+        Rule { params, window: VecDeque::new(), last_busy_s: None, hold_s, last_down_s: None, last_held: None, surges: VecDeque::new() }
     }
 
     pub fn params(&self) -> &Params {
@@ -251,7 +241,6 @@ impl Rule {
             self.last_down_s = None;
         }
         self.last_held = Some(held);
-        self.last_desired = Some(desired);
         d.desired = desired;
         d
     }
