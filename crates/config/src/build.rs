@@ -239,6 +239,13 @@ fn worker(r: &Resolved<'_>, problems: &mut Vec<Problem>) -> Worker {
         activity_pollers: r.int(&S::WORKER_ACTIVITY_POLLERS),
         max_cached_workflows,
         max_activities_per_second: r.opt_float(&S::WORKER_MAX_ACTIVITIES_PER_SECOND),
+        tuner: {
+            let (target_memory, target_cpu) = (r.float(&S::WORKER_TARGET_MEMORY_USAGE), r.float(&S::WORKER_TARGET_CPU_USAGE));
+            match r.text(&S::WORKER_TUNER).as_str() {
+                "resource" => Tuner::Resource { target_memory, target_cpu },
+                _ => Tuner::Fixed,
+            }
+        },
         poller_autoscaling: r.bool(&S::WORKER_POLLER_AUTOSCALING),
         heartbeat_interval: r.duration(&S::WORKER_HEARTBEAT_INTERVAL),
         versioning,

@@ -164,12 +164,21 @@ pub struct Worker {
     pub activity_pollers: usize,
     pub max_cached_workflows: usize,
     pub max_activities_per_second: Option<f64>,
+    /// How activity slots are handed out (`worker.tuner`).
+    pub tuner: Tuner,
     /// Scale pollers by the server's feedback, up to the maximums.
     pub poller_autoscaling: bool,
     /// How often the worker heartbeats to Temporal (slot usage for the scaler).
     pub heartbeat_interval: Duration,
     /// Worker Versioning: `None` runs an unversioned worker.
     pub versioning: Option<Versioning>,
+}
+
+/// `worker.tuner`: fixed activity slots, or the SDK's resource-based tuner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tuner {
+    Fixed,
+    Resource { target_memory: f64, target_cpu: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -210,6 +210,15 @@ settings! {
       Kind::Int { min: 1, max: 10_000 }, Some("100"), "Activity slots.");
     WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.max_concurrent_local_activities", "TK8S_MAX_CONCURRENT_LOCAL_ACTIVITIES", "max-concurrent-local-activities",
       Kind::Int { min: 1, max: 10_000 }, Some("100"), "Local activity slots.");
+    WORKER_TUNER = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.tuner", "TK8S_WORKER_TUNER", "worker-tuner",
+      Kind::Choice(&["fixed", "resource"]), Some("fixed"),
+      "How many activities run at once. `fixed`: `worker.max_concurrent_activities` slots (size them to the pod: the worker logs its memory limit and the memory each slot may use at start). `resource`: the SDK's resource-based tuner hands out activity and local-activity slots (up to those maximums) while the container's memory and CPU stay under `worker.target_memory_usage` and `worker.target_cpu_usage`, read from its cgroup limits; measured here, it lets activities that allocate tens of MiB at once overshoot a 256 MiB limit (README, \"Sizing workers to their pod\").");
+    WORKER_TARGET_MEMORY_USAGE = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.target_memory_usage", "TK8S_WORKER_TARGET_MEMORY_USAGE", "worker-target-memory-usage",
+      Kind::Float { min: 0.0, max: 1.0, min_exclusive: true }, Some("0.8"),
+      "With the resource tuner: share of the container's memory limit the worker's anonymous memory may reach before it takes no more activities.");
+    WORKER_TARGET_CPU_USAGE = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.target_cpu_usage", "TK8S_WORKER_TARGET_CPU_USAGE", "worker-target-cpu-usage",
+      Kind::Float { min: 0.0, max: 1.0, min_exclusive: true }, Some("0.9"),
+      "With the resource tuner: share of the container's CPU limit the worker may use before it takes no more activities.");
     WORKER_WORKFLOW_POLLERS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.workflow_pollers", "TK8S_WORKFLOW_POLLERS", "workflow-pollers",
       Kind::Int { min: 2, max: 100 }, Some("5"), "Maximum concurrent workflow task polls (at least 2: sticky + normal queue).");
     WORKER_ACTIVITY_POLLERS = s(Section::Worker, Roles::of(&[Role::Worker]), "worker.activity_pollers", "TK8S_ACTIVITY_POLLERS", "activity-pollers",

@@ -17,6 +17,7 @@
 //! ```
 
 mod admin;
+mod cgroup;
 mod cli;
 mod error;
 mod health;

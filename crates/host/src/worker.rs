@@ -9,20 +9,71 @@ use temporalio_client::Client;
 use temporalio_common::WorkerDeploymentVersion;
 use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_common::worker::{VersioningBehavior, WorkerDeploymentOptions};
-use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::runtime::worker_tuner::{
+    FixedSizeSlotSupplier, ResourceBasedController, ResourceBasedSlotOptions, ResourceBasedSlotsForType, ResourceBasedTunerOptions,
+    TunerHolder,
+};
 use temporalio_sdk::runtime::{AutoscalingOptions, PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions, WorkflowRegistrationError};
-use tk8s_config::Config;
+use tk8s_config::{Config, Tuner};
 use tracing::info;
+
+/// The tuner the worker runs with: workflow tasks always on fixed slots (short, and their memory
+/// is bounded by the workflow cache); activities and local activities on fixed slots, or on the
+/// SDK's resource-based tuner (one controller for both, capped by the configured maximums). Under
+/// a memory limit, the log says how much memory each activity slot may use.
+fn tuner(config: &Config, limits: crate::cgroup::Limits) -> TunerHolder {
+    let w = &config.worker;
+    let builder = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_workflow_tasks))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10));
+    let limit_mib = limits.memory_bytes.map(|b| b >> 20);
+    match w.tuner {
+        Tuner::Fixed => {
+            let per_slot_mib = limit_mib.map(|l| l / w.max_concurrent_activities.max(1) as u64);
+            info!(
+                tuner = "fixed",
+                activity_slots = w.max_concurrent_activities,
+                memory_limit_mib = ?limit_mib,
+                memory_per_activity_slot_mib = ?per_slot_mib,
+                cpu_limit = ?limits.cpus,
+                "worker slots"
+            );
+            builder
+                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_activities))
+                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_local_activities))
+                .build()
+        }
+        Tuner::Resource { target_memory, target_cpu } => {
+            info!(
+                tuner = "resource",
+                target_memory_usage = target_memory,
+                target_cpu_usage = target_cpu,
+                max_activity_slots = w.max_concurrent_activities,
+                memory_limit_mib = ?limit_mib,
+                cpu_limit = ?limits.cpus,
+                "worker slots"
+            );
+            let controller = ResourceBasedController::new(
+                ResourceBasedTunerOptions::builder().target_memory_usage(target_memory).target_cpu_usage(target_cpu).build(),
+            );
+            let slots = |maximum: usize| {
+                ResourceBasedSlotsForType::with_controller(
+                    controller.clone(),
+                    ResourceBasedSlotOptions::builder().maximum_slots(maximum).build(),
+                )
+            };
+            builder
+                .activity_task_slot_supplier(slots(w.max_concurrent_activities))
+                .local_activity_task_slot_supplier(slots(w.max_concurrent_local_activities))
+                .build()
+        }
+    }
+}
 
 fn options(config: &Config) -> WorkerOptions {
     let w = &config.worker;
-    let tuner = TunerHolder::builder()
-        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_workflow_tasks))
-        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_activities))
-        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_local_activities))
-        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
-        .build();
+    let tuner = tuner(config, crate::cgroup::Limits::read());
     // Worker Versioning (the temporal-worker-controller sets TEMPORAL_DEPLOYMENT_NAME and
     // TEMPORAL_WORKER_BUILD_ID); otherwise the SDK's default build id from the executable.
     let deployment = w.versioning.as_ref().map(|v| {

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
-use tk8s_bench::{BenchInput, FanOutWorkflow, GreetingInput, GreetingWorkflow, HeartbeatWorkflow, SingleNoopActivityWorkflow};
+use tk8s_bench::{
+    BenchInput, CpuHeavyWorkflow, FanOutWorkflow, GreetingInput, GreetingWorkflow, HeartbeatWorkflow, MemoryHeavyWorkflow,
+    SingleNoopActivityWorkflow,
+};
 use tk8s_host::Starter;
 
 fn starter(scenario: &str) -> Option<Arc<dyn Starter>> {
@@ -22,6 +25,8 @@ fn starter(scenario: &str) -> Option<Arc<dyn Starter>> {
         "workflow_with_single_noop_activity" => Arc::new(tk8s_host::typed(|| SingleNoopActivityWorkflow::run, bench)),
         "fan_out" => Arc::new(tk8s_host::typed(|| FanOutWorkflow::run, bench)),
         "heartbeating" => Arc::new(tk8s_host::typed(|| HeartbeatWorkflow::run, bench)),
+        "memory_heavy" => Arc::new(tk8s_host::typed(|| MemoryHeavyWorkflow::run, bench)),
+        "cpu_heavy" => Arc::new(tk8s_host::typed(|| CpuHeavyWorkflow::run, bench)),
         _ => return None,
     })
 }
