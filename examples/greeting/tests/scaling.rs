@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tk8s_config::spec as S;
 use tk8s_scaler::keda::proto::external_scaler_client::ExternalScalerClient;
 use tk8s_scaler::keda::proto::{GetMetricsRequest, ScaledObjectRef};
 use tk8s_testkit::{DevServer, Host, Proc, app_env, free_port, http_get, wait_until};
@@ -27,9 +28,9 @@ fn gauge(body: &str, name: &str) -> Option<f64> {
 /// A worker on a known admin port (the scaler is told where the workers' /metrics are).
 fn worker(server: &DevServer, admin: u16) -> Proc {
     let mut env = app_env(&server.address());
-    env.insert("TK8S_MAX_CONCURRENT_ACTIVITIES".into(), "2".into());
-    env.insert("TK8S_ADMIN_BIND".into(), "127.0.0.1".into());
-    env.insert("TK8S_ADMIN_PORT".into(), admin.to_string());
+    env.insert(S::WORKER_MAX_CONCURRENT_ACTIVITIES.env.into(), "2".into());
+    env.insert(S::ADMIN_BIND.env.into(), "127.0.0.1".into());
+    env.insert(S::ADMIN_PORT.env.into(), admin.to_string());
     let p = Proc::spawn(bin(), &["worker"], &env);
     assert!(wait_until(Duration::from_secs(30), || http_get(admin, "/readyz").map(|r| r.0) == Some(200)), "{}", p.output());
     p
@@ -42,13 +43,13 @@ fn desired_replicas_rise_under_load_and_fall_only_after_the_hold() {
     let _a = worker(&server, admin_a);
     let mut env = app_env(&server.address());
     for (k, v) in [
-        ("TK8S_SCALER_PORT", "0".to_string()),
-        ("TK8S_SCALER_BIND", "127.0.0.1".to_string()),
-        ("TK8S_SCALER_INTERVAL", "500ms".to_string()),
-        ("TK8S_SCALER_SCALE_DOWN_WINDOW", format!("{WINDOW_S}s")),
-        ("TK8S_SCALER_SURGE_HOLD", format!("{HOLD_S}s")),
-        ("TK8S_SCALER_DRAIN_WITHIN", "10s".to_string()),
-        ("TK8S_SCALER_WORKER_METRICS", format!("127.0.0.1:{admin_a},127.0.0.1:{admin_b}")),
+        (S::SCALER_PORT.env, "0".to_string()),
+        (S::SCALER_BIND.env, "127.0.0.1".to_string()),
+        (S::SCALER_INTERVAL.env, "500ms".to_string()),
+        (S::SCALER_SCALE_DOWN_WINDOW.env, format!("{WINDOW_S}s")),
+        (S::SCALER_SURGE_HOLD.env, format!("{HOLD_S}s")),
+        (S::SCALER_DRAIN_WITHIN.env, "10s".to_string()),
+        (S::SCALER_WORKER_METRICS.env, format!("127.0.0.1:{admin_a},127.0.0.1:{admin_b}")),
     ] {
         env.insert(k.into(), v);
     }
@@ -72,10 +73,10 @@ fn desired_replicas_rise_under_load_and_fall_only_after_the_hold() {
     // slots (2 activities a second).
     let mut load = app_env(&server.address());
     for (k, v) in [
-        ("TK8S_ORCHESTRATOR_MODE", "rate"),
-        ("TK8S_ORCHESTRATOR_RATE", "4"),
-        ("TK8S_ORCHESTRATOR_RUN_FOR", "8s"),
-        ("TK8S_WORKFLOW_INPUT", "{\"name\":\"load\",\"work_ms\":1000}"),
+        (S::ORCHESTRATOR_MODE.env, "rate"),
+        (S::ORCHESTRATOR_RATE.env, "4"),
+        (S::ORCHESTRATOR_RUN_FOR.env, "8s"),
+        (S::ORCHESTRATOR_INPUT.env, "{\"name\":\"load\",\"work_ms\":1000}"),
     ] {
         load.insert(k.into(), v.into());
     }
